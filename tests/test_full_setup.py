@@ -1,0 +1,253 @@
+"""One full bake with run_setup=y: the hook's setup, the project's own tests, and a live server."""
+
+import base64
+import hashlib
+import http.cookiejar
+import json
+import re
+import secrets
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from .conftest import DEFAULT_SLUG, TEMPLATE_DIR, project_env, run
+
+pytestmark = pytest.mark.xdist_group("full_setup")
+
+
+@pytest.fixture(scope="session")
+def full_bake(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("full")
+    result = run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output_dir), str(TEMPLATE_DIR)],
+        cwd=output_dir,
+        env=project_env(),
+        timeout=1200,
+    )
+    return output_dir / DEFAULT_SLUG, result.stdout
+
+
+@pytest.fixture(scope="session")
+def project(full_bake):
+    return full_bake[0]
+
+
+@pytest.fixture(scope="session")
+def env_values(project):
+    lines = (project / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def venv_manage(project, *args):
+    return run([str(project / ".venv/bin/python"), "manage.py", *args], cwd=project, env=project_env())
+
+
+def test_hook_reports_each_step_and_a_summary_without_secrets(full_bake, env_values):
+    _, stdout = full_bake
+    for number in range(1, 8):
+        assert f"[{number}/7]" in stdout
+    assert "is ready" in stdout
+    assert "http://127.0.0.1:8000/" in stdout
+    assert env_values["OAUTH_DEMO_CLIENT_ID"] in stdout
+    assert env_values["OAUTH_M2M_CLIENT_ID"] in stdout
+    for key in (
+        "DJANGO_SECRET_KEY",
+        "DJANGO_SUPERUSER_PASSWORD",
+        "OAUTH_DEMO_CLIENT_SECRET",
+        "OAUTH_M2M_CLIENT_SECRET",
+    ):
+        assert env_values[key] not in stdout, key
+
+
+def test_secrets_and_signing_key_are_private(project):
+    assert stat.S_IMODE((project / ".env").stat().st_mode) == 0o600
+    key_file = project / "keys" / "oidc.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert load_pem_private_key(key_file.read_bytes(), password=None).key_size == 2048
+
+
+def test_admin_and_clients_exist(project, env_values):
+    probe = (
+        "import json\n"
+        "from django.contrib.auth import authenticate\n"
+        "from oauth2_provider.models import get_application_model\n"
+        "import os\n"
+        "admin = authenticate(username=os.environ['DJANGO_SUPERUSER_USERNAME'],"
+        " password=os.environ['DJANGO_SUPERUSER_PASSWORD'])\n"
+        "apps = {a.client_id: [a.authorization_grant_type, a.algorithm] for a in get_application_model().objects.all()}\n"
+        "print(json.dumps({'admin': bool(admin and admin.is_superuser), 'apps': apps}))\n"
+    )
+    state = json.loads(venv_manage(project, "shell", "-c", probe).stdout.splitlines()[-1])
+    assert state["admin"] is True
+    assert state["apps"] == {
+        env_values["OAUTH_DEMO_CLIENT_ID"]: ["authorization-code", "RS256"],
+        env_values["OAUTH_M2M_CLIENT_ID"]: ["client-credentials", ""],
+    }
+
+
+def test_seeding_again_changes_nothing(project):
+    assert venv_manage(project, "seed_oauth_clients").stdout.count("unchanged:") == 2
+
+
+def test_generated_test_suite_passes_in_its_own_virtualenv(project):
+    result = run([str(project / ".venv/bin/python"), "-m", "pytest", "-q"], cwd=project, env=project_env())
+    assert re.search(r"\d+ passed", result.stdout)
+    assert "failed" not in result.stdout
+
+
+def test_git_repository_tracks_no_secret(project):
+    assert (project / ".git" / "hooks" / "pre-commit").is_file(), "pre-commit install did not run"
+    run(["git", "add", "-A"], cwd=project)
+    tracked = run(["git", "ls-files"], cwd=project).stdout.split()
+    assert ".env.example" in tracked
+    for private in (".env", "keys/oidc.key", "db.sqlite3"):
+        assert private not in tracked
+    assert not any(name.startswith((".venv/", "keys/")) for name in tracked)
+    bin_dir = Path(sys.prefix) / "bin"
+    for tool in ("check-added-large-files", "check-merge-conflict", "detect-private-key"):
+        run([str(bin_dir / tool), *tracked], cwd=project)
+
+
+@pytest.fixture(scope="session")
+def live_server(project):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(project / ".venv/bin/python"), "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=project,
+        env=project_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+                    assert json.load(response)["status"] == "ok"
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("runserver did not answer /healthz within 30 s")
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_live_discovery_names_the_origin(live_server):
+    with urllib.request.urlopen(f"{live_server}/.well-known/openid-configuration") as response:
+        document = json.load(response)
+    assert document["issuer"] == live_server
+    assert document["token_endpoint"] == f"{live_server}/o/token/"
+
+
+def test_readme_client_credentials_curl_works(project, live_server, env_values):
+    readme = (project / "README.md").read_text()
+    block = re.search(r"\*\*Client credentials\*\*.*?```bash\n(.*?)```", readme, re.S).group(1)
+    script = readme_exports(readme) + block.replace("http://127.0.0.1:8000", live_server)
+    result = run(["bash", "-euo", "pipefail", "-c", script], cwd=project, env=project_env())
+    answer = json.loads(result.stdout)
+    assert answer == {"client_id": env_values["OAUTH_M2M_CLIENT_ID"], "scope": ["read"]}
+
+
+def readme_exports(readme):
+    return re.search(r"```bash\n(export \$\(grep .*?\n)```", readme).group(1)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_live_login_consent_and_token(live_server, env_values):
+    cookies = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies), NoRedirect)
+
+    def fetch(path, form=None):
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(
+            live_server + path, data=data, headers={"Referer": live_server + "/"}
+        )
+        try:
+            with browser.open(request) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read().decode()
+
+    def csrf_token(page):
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {
+        "response_type": "code",
+        "client_id": env_values["OAUTH_DEMO_CLIENT_ID"],
+        "redirect_uri": env_values["OAUTH_DEMO_REDIRECT_URI"],
+        "scope": "openid profile email read",
+        "state": "live-state",
+        "nonce": "live-nonce",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    authorize_path = "/o/authorize/?" + urllib.parse.urlencode(params)
+
+    status, headers, _ = fetch(authorize_path)
+    assert status == 302 and headers["Location"].startswith("/accounts/login/")
+    _, _, login_page = fetch(headers["Location"])
+    status, headers, _ = fetch(
+        "/accounts/login/",
+        {
+            "csrfmiddlewaretoken": csrf_token(login_page),
+            "username": env_values["DJANGO_SUPERUSER_USERNAME"],
+            "password": env_values["DJANGO_SUPERUSER_PASSWORD"],
+            "next": authorize_path,
+        },
+    )
+    assert status == 302, "login failed"
+    status, _, consent_page = fetch(authorize_path)
+    assert status == 200
+    assert "Read your data" in consent_page and "demo web app" in consent_page
+    status, headers, _ = fetch(
+        authorize_path, {**params, "csrfmiddlewaretoken": csrf_token(consent_page), "allow": "Authorize"}
+    )
+    assert status == 302
+    answer = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(headers["Location"]).query))
+    assert answer["state"] == "live-state" and answer["iss"] == live_server
+
+    credentials = base64.b64encode(
+        f"{env_values['OAUTH_DEMO_CLIENT_ID']}:{env_values['OAUTH_DEMO_CLIENT_SECRET']}".encode()
+    ).decode()
+    token_request = urllib.request.Request(
+        f"{live_server}/o/token/",
+        data=urllib.parse.urlencode(
+            {
+                "grant_type": "authorization_code",
+                "code": answer["code"],
+                "redirect_uri": env_values["OAUTH_DEMO_REDIRECT_URI"],
+                "code_verifier": verifier,
+            }
+        ).encode(),
+        headers={"Authorization": f"Basic {credentials}"},
+    )
+    with urllib.request.urlopen(token_request) as response:
+        tokens = json.load(response)
+    assert {"access_token", "refresh_token", "id_token"} <= set(tokens)
+    me = urllib.request.Request(
+        f"{live_server}/api/me/", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    with urllib.request.urlopen(me) as response:
+        assert json.load(response)["user"]["username"] == env_values["DJANGO_SUPERUSER_USERNAME"]

@@ -1,0 +1,240 @@
+"""
+Settings shared by every environment.
+
+Every deploy-time value comes from the environment; `.env` in the project folder
+is read for local use and a real environment variable always wins over it.
+https://django-environ.readthedocs.io/
+"""
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+# DJANGO_ENV_FILE points elsewhere (or at nothing) when the environment is set up
+# some other way, as on most servers.
+ENV_FILE = Path(os.environ.get("DJANGO_ENV_FILE", BASE_DIR / ".env"))
+if ENV_FILE.is_file():
+    env.read_env(ENV_FILE, overwrite=False)
+
+# GENERAL
+# ------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+TIME_ZONE = env("DJANGO_TIME_ZONE", default="{{ cookiecutter.time_zone }}")
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+
+# DATABASES
+# ------------------------------------------------------------------------------
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///db.sqlite3")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A relative SQLite path is relative to the project folder, not the shell's.
+    DATABASES["default"]["NAME"] = str(BASE_DIR / DATABASES["default"]["NAME"])
+    # Several requests may write at once (token issuance, rotation): WAL lets readers
+    # go on while one writer works, and IMMEDIATE takes the write lock up front so a
+    # transaction never fails half-way with "database is locked".
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# URLS
+# ------------------------------------------------------------------------------
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+# APPS
+# ------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "oauth2_provider",
+    "{{ cookiecutter.project_slug }}.users",
+    "{{ cookiecutter.project_slug }}.oauth",
+]
+
+# AUTHENTICATION
+# ------------------------------------------------------------------------------
+# A custom user model from day one: adding profile fields or OIDC claims later
+# needs no model swap. https://docs.djangoproject.com/en/5.2/topics/auth/customizing/
+AUTH_USER_MODEL = "users.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# User passwords use Django's default (PBKDF2). The last entry is only for OAuth
+# client secrets, see CLIENT_SECRET_HASHER below; it is never used for passwords
+# because Django always hashes new passwords with the first entry.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "{{ cookiecutter.project_slug }}.oauth.hashers.ClientSecretHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# MIDDLEWARE
+# ------------------------------------------------------------------------------
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# STATIC FILES
+# ------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# TEMPLATES
+# ------------------------------------------------------------------------------
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "{{ cookiecutter.project_slug }}.context_processors.site",
+            ],
+        },
+    },
+]
+SITE_NAME = env("SITE_NAME", default="{{ cookiecutter.project_name }}")
+
+# SECURITY
+# ------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# LOGGING
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+}
+
+# OAUTH 2.1 AND OPENID CONNECT (django-oauth-toolkit)
+# ------------------------------------------------------------------------------
+# https://django-oauth-toolkit.readthedocs.io/en/latest/settings.html
+#
+# The application model is swapped from day one (see README, "Models") so clients
+# can carry fields of your own without a painful mid-project migration.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth.Application"
+
+# Scopes come from the environment: `OAUTH_SCOPES=name=Description,name2=Description`.
+# `openid`, `profile` and `email` are always offered: they drive OIDC Core's
+# standard claims. https://openid.net/specs/openid-connect-core-1_0.html#ScopeClaims
+OIDC_SCOPES = {
+    "openid": "Sign you in with your account",
+    "profile": "See your name and username",
+    "email": "See your e-mail address",
+}
+SAMPLE_SCOPES = "{{ cookiecutter.oauth_scopes }}"
+OAUTH_APP_SCOPES = {
+    name.strip(): description.strip()
+    for name, description in env.dict("OAUTH_SCOPES", default=env.parse_value(SAMPLE_SCOPES, dict)).items()
+}
+OAUTH_SCOPES = {**OIDC_SCOPES, **OAUTH_APP_SCOPES}
+# Granted when a client asks for no scope at all (RFC 6749 §3.3).
+OAUTH_DEFAULT_SCOPES = [
+    name.strip() for name in env.list("OAUTH_DEFAULT_SCOPES", default=list(OAUTH_APP_SCOPES)[:1])
+]
+
+# The issuer identifier. Unset, it is the origin of each request, which suits
+# local use; in production pin it (OIDC Core 1.0 §2: `iss` must be stable).
+OAUTH_ISSUER = env("OAUTH_ISSUER", default="")
+
+# The OIDC signing key: PEM text in OIDC_RSA_PRIVATE_KEY, or a file (created by
+# `manage.py create_oidc_key`). Every worker must sign with the same key.
+OIDC_RSA_PRIVATE_KEY_FILE = BASE_DIR / env("OIDC_RSA_PRIVATE_KEY_FILE", default="keys/oidc.key")
+OIDC_RSA_PRIVATE_KEY = env.str("OIDC_RSA_PRIVATE_KEY", multiline=True, default="")
+if not OIDC_RSA_PRIVATE_KEY and OIDC_RSA_PRIVATE_KEY_FILE.is_file():
+    OIDC_RSA_PRIVATE_KEY = OIDC_RSA_PRIVATE_KEY_FILE.read_text()
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,
+    "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": [
+        "authorization_code",
+        "client_credentials",
+        "refresh_token",
+    ],
+    "OAUTH2_VALIDATOR_CLASS": "{{ cookiecutter.project_slug }}.oauth.validators.OAuth2Validator",
+    "OIDC_SERVER_CLASS": "{{ cookiecutter.project_slug }}.oauth.conformance.Server",
+    "SCOPES": OAUTH_SCOPES,
+    "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
+    # Lifetimes in seconds. Short-lived access tokens limit the damage of a leak
+    # (RFC 9700 §2.2); DOT's own default is 10 hours.
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS", default=300),
+    "ID_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ID_TOKEN_EXPIRE_SECONDS", default=300),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_EXPIRE_SECONDS", default=14 * 24 * 3600),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": env.int("OAUTH_AUTHORIZATION_CODE_EXPIRE_SECONDS", default=60),
+    # Refresh tokens rotate on every use, and replaying an old one revokes the
+    # whole family (RFC 9700 §4.14.2).
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    # PKCE with S256 for every authorization code (RFC 9700 §2.1.1).
+    "PKCE_REQUIRED": True,
+    # Redirect URIs must use https (RFC 9700 §2.1); local settings relax this.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    # Every RFC 9700 gate on: https://www.rfc-editor.org/rfc/rfc9700
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # Client secrets are long random strings, so key stretching buys nothing and
+    # would cost ~0.5-1 s of CPU on every token request.
+    "CLIENT_SECRET_HASHER": "client_secret_sha256",
+}

@@ -1,0 +1,11 @@
+"""Settings for running on your own machine: `manage.py runserver`."""
+
+from .base import *  # noqa: F403
+from .base import OAUTH2_PROVIDER, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+# Local clients often redirect to http://127.0.0.1; production settings allow https only.
+OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"] = env.list(
+    "OAUTH_REDIRECT_URI_SCHEMES", default=["http", "https"]
+)

@@ -1,0 +1,31 @@
+"""Settings for the test suite: fast, isolated, and still secure by default."""
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .base import *  # noqa: F403
+from .base import OAUTH2_PROVIDER, OIDC_SCOPES, PASSWORD_HASHERS
+
+SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789"  # noqa: S105
+DEBUG = False
+
+# Test users log in many times: a fast hasher for them only, client secrets still
+# go through the dedicated client-secret hasher.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+
+# An ephemeral signing key, so the tests never depend on keys/oidc.key.
+_test_signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"] = _test_signing_key.private_bytes(
+    serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption(),
+).decode()
+OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"] = ["http", "https"]
+
+# The tests exercise the sample scopes whatever .env offers; tests/test_scopes_from_env.py
+# checks that a running server honours OAUTH_SCOPES.
+OAUTH_APP_SCOPES = {"read": "Read your data", "write": "Change your data"}
+OAUTH_SCOPES = {**OIDC_SCOPES, **OAUTH_APP_SCOPES}
+OAUTH_DEFAULT_SCOPES = ["read"]
+OAUTH2_PROVIDER["SCOPES"] = OAUTH_SCOPES
+OAUTH2_PROVIDER["DEFAULT_SCOPES"] = OAUTH_DEFAULT_SCOPES

@@ -1,0 +1,149 @@
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from django.core.management import call_command
+from oauth2_provider.models import get_application_model
+
+DEMO_REDIRECT_URI = "http://127.0.0.1:8000/demo/callback/"
+PASSWORD = "a-Long-test-password-42"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str
+
+    @property
+    def basic_auth(self):
+        raw = f"{self.client_id}:{self.client_secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+
+@pytest.fixture
+def client_env(monkeypatch):
+    """The .env values the seed command reads, fresh for each test."""
+    values = {
+        "OAUTH_DEMO_CLIENT_ID": "demo-" + secrets.token_hex(8),
+        "OAUTH_DEMO_CLIENT_SECRET": secrets.token_urlsafe(48),
+        "OAUTH_DEMO_REDIRECT_URI": DEMO_REDIRECT_URI,
+        "OAUTH_M2M_CLIENT_ID": "m2m-" + secrets.token_hex(8),
+        "OAUTH_M2M_CLIENT_SECRET": secrets.token_urlsafe(48),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def seeded(db, client_env):
+    call_command("seed_oauth_clients", verbosity=0)
+    return client_env
+
+
+@pytest.fixture
+def demo_client(seeded):
+    return Credentials(seeded["OAUTH_DEMO_CLIENT_ID"], seeded["OAUTH_DEMO_CLIENT_SECRET"])
+
+
+@pytest.fixture
+def m2m_client(seeded):
+    return Credentials(seeded["OAUTH_M2M_CLIENT_ID"], seeded["OAUTH_M2M_CLIENT_SECRET"])
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice",
+        email="alice@example.com",
+        password=PASSWORD,
+        first_name="Alice",
+        last_name="Liddell",
+    )
+
+
+def make_pkce_pair():
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+@dataclass
+class AuthorizationRequest:
+    """One authorization-code request with PKCE, as a relying party would build it."""
+
+    client_id: str
+    scope: str = "openid profile email read"
+    redirect_uri: str = DEMO_REDIRECT_URI
+
+    def __post_init__(self):
+        self.state = secrets.token_urlsafe(16)
+        self.nonce = secrets.token_urlsafe(16)
+        self.code_verifier, self.code_challenge = make_pkce_pair()
+
+    @property
+    def params(self):
+        return {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": self.scope,
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": self.code_challenge,
+            "code_challenge_method": "S256",
+        }
+
+    @property
+    def url(self):
+        return "/o/authorize/?" + urlencode(self.params)
+
+
+def query_of(location):
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+@pytest.fixture
+def authorize(client, user, demo_client):
+    """Sign in through the login form, approve on the consent page, return (request, code)."""
+
+    def run(scope="openid profile email read"):
+        request = AuthorizationRequest(demo_client.client_id, scope=scope)
+        login = client.post(
+            "/accounts/login/", {"username": user.username, "password": PASSWORD, "next": request.url}
+        )
+        assert login.status_code == 302, login.content
+        consent = client.get(login["Location"])
+        assert consent.status_code == 200
+        approved = client.post(request.url, {**request.params, "allow": "Authorize"})
+        assert approved.status_code == 302
+        answer = query_of(approved["Location"])
+        assert answer["state"] == request.state
+        return request, answer["code"]
+
+    return run
+
+
+@pytest.fixture
+def exchange(client, demo_client):
+    """Redeem an authorization code at the token endpoint."""
+
+    def run(request, code, **overrides):
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": request.redirect_uri,
+            "code_verifier": request.code_verifier,
+            **overrides,
+        }
+        return client.post("/o/token/", data, HTTP_AUTHORIZATION=demo_client.basic_auth)
+
+    return run
+
+
+@pytest.fixture
+def application_model():
+    return get_application_model()

@@ -1,0 +1,60 @@
+"""The sample protected resource, GET /api/me/ (RFC 6750)."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def client_credentials_token(client, m2m_client, scope):
+    response = client.post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": scope},
+        HTTP_AUTHORIZATION=m2m_client.basic_auth,
+    )
+    return response.json()["access_token"]
+
+
+def test_without_a_token_it_challenges(client):
+    response = client.get("/api/me/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_with_a_bad_token_it_says_invalid_token(client):
+    response = client.get("/api/me/", HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+def test_without_the_read_scope_it_is_forbidden(client, m2m_client):
+    token = client_credentials_token(client, m2m_client, "write")
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response["WWW-Authenticate"]
+
+
+def test_client_credentials_token_speaks_for_the_client(client, m2m_client):
+    token = client_credentials_token(client, m2m_client, "read write")
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    assert response.json() == {"client_id": m2m_client.client_id, "scope": ["read", "write"]}
+
+
+def test_user_token_speaks_for_the_user(client, authorize, exchange, user, demo_client):
+    request, code = authorize(scope="openid read")
+    token = exchange(request, code).json()["access_token"]
+    client.logout()
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "client_id": demo_client.client_id,
+        "scope": ["openid", "read"],
+        "user": {"sub": str(user.pk), "username": "alice"},
+    }
+
+
+def test_token_in_the_query_string_is_refused(client, m2m_client):
+    # RFC 9700 §4.3.2 / RFC 6750 §5.3: never in the URL.
+    token = client_credentials_token(client, m2m_client, "read")
+    response = client.get(f"/api/me/?access_token={token}")
+    assert response.status_code == 401

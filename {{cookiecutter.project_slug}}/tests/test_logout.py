@@ -1,0 +1,35 @@
+"""OIDC RP-Initiated Logout 1.0."""
+
+import pytest
+from oauth2_provider.models import get_access_token_model
+
+from .conftest import DEMO_REDIRECT_URI, query_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_logout_asks_then_signs_out_and_returns_to_the_client(client, authorize, exchange):
+    request, code = authorize()
+    id_token = exchange(request, code).json()["id_token"]
+    params = {"id_token_hint": id_token, "post_logout_redirect_uri": DEMO_REDIRECT_URI, "state": "bye"}
+
+    confirm = client.get("/o/logout/", params)
+    assert confirm.status_code == 200
+    assert b"demo web app" in confirm.content
+
+    response = client.post("/o/logout/", {**params, "allow": "Logout"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(DEMO_REDIRECT_URI)
+    assert query_of(response["Location"])["state"] == "bye"
+    assert not client.get("/").context["user"].is_authenticated
+    assert not get_access_token_model().objects.exists()
+
+
+def test_logout_refuses_an_unregistered_redirect(client, authorize, exchange):
+    request, code = authorize()
+    id_token = exchange(request, code).json()["id_token"]
+    response = client.get(
+        "/o/logout/", {"id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example/"}
+    )
+    assert response.status_code == 400
+    assert client.get("/").context["user"].is_authenticated

@@ -1,0 +1,58 @@
+"""The seed command: idempotent, driven by the environment, loud on bad input."""
+
+import pytest
+from django.contrib.auth.hashers import check_password
+from django.core.management import CommandError, call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(capsys):
+    call_command("seed_oauth_clients")
+    return capsys.readouterr().out
+
+
+def test_first_run_creates_both_clients(client_env, application_model, capsys):
+    out = seed(capsys)
+    assert out.count("created:") == 2
+    demo = application_model.objects.get(client_id=client_env["OAUTH_DEMO_CLIENT_ID"])
+    assert demo.authorization_grant_type == application_model.GRANT_AUTHORIZATION_CODE
+    assert demo.client_type == application_model.CLIENT_CONFIDENTIAL
+    assert demo.algorithm == application_model.RS256_ALGORITHM
+    assert demo.redirect_uris == client_env["OAUTH_DEMO_REDIRECT_URI"]
+    m2m = application_model.objects.get(client_id=client_env["OAUTH_M2M_CLIENT_ID"])
+    assert m2m.authorization_grant_type == application_model.GRANT_CLIENT_CREDENTIALS
+
+
+def test_second_run_changes_nothing(client_env, application_model, capsys):
+    seed(capsys)
+    before = list(application_model.objects.order_by("pk").values())
+    out = seed(capsys)
+    assert out.count("unchanged:") == 2
+    assert list(application_model.objects.order_by("pk").values()) == before
+
+
+def test_changed_values_update_the_client(client_env, application_model, monkeypatch, capsys):
+    seed(capsys)
+    monkeypatch.setenv("OAUTH_DEMO_REDIRECT_URI", "https://app.example.com/callback")
+    monkeypatch.setenv("OAUTH_DEMO_CLIENT_SECRET", "a-new-secret-" + "x" * 40)
+    out = seed(capsys)
+    assert "updated:" in out
+    demo = application_model.objects.get(client_id=client_env["OAUTH_DEMO_CLIENT_ID"])
+    assert demo.redirect_uris == "https://app.example.com/callback"
+    assert check_password("a-new-secret-" + "x" * 40, demo.client_secret)
+    assert application_model.objects.count() == 2
+
+
+def test_missing_value_is_a_clear_error(client_env, application_model, monkeypatch):
+    monkeypatch.setenv("OAUTH_M2M_CLIENT_SECRET", "")
+    with pytest.raises(CommandError, match="OAUTH_M2M_CLIENT_SECRET is not set"):
+        call_command("seed_oauth_clients")
+    assert not application_model.objects.exists()
+
+
+def test_invalid_redirect_uri_changes_nothing(client_env, application_model, monkeypatch):
+    monkeypatch.setenv("OAUTH_DEMO_REDIRECT_URI", "not a uri")
+    with pytest.raises(CommandError, match="invalid"):
+        call_command("seed_oauth_clients")
+    assert not application_model.objects.exists()

@@ -1,0 +1,68 @@
+"""Production settings: refuse to start unconfigured, pass the deploy checklist when configured."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def manage(*args, **environment):
+    # A clean environment, as on a server: nothing from the project's .env may count.
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_ENV_FILE": os.devnull,
+        **environment,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
+
+
+@pytest.fixture
+def production_environment(tmp_path):
+    key_file = tmp_path / "oidc.key"
+    subprocess.run(
+        [sys.executable, "manage.py", "create_oidc_key", "--path", str(key_file)],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        check=True,
+        capture_output=True,
+    )
+    return {
+        "DJANGO_SECRET_KEY": "a" * 10 + "production-like-secret-key-with-enough-entropy-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "auth.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "OAUTH_ISSUER": "https://auth.example.com",
+        "OIDC_RSA_PRIVATE_KEY_FILE": str(key_file),
+    }
+
+
+def test_production_refuses_to_start_without_a_secret_key(production_environment):
+    del production_environment["DJANGO_SECRET_KEY"]
+    result = manage("check", **production_environment)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts(production_environment):
+    del production_environment["DJANGO_ALLOWED_HOSTS"]
+    result = manage("check", **production_environment)
+    assert result.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_passes_the_deploy_checks(production_environment):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production_environment)
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_checks_want_a_pinned_https_issuer(production_environment):
+    production_environment["OAUTH_ISSUER"] = "http://auth.example.com"
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production_environment)
+    assert result.returncode != 0
+    assert "oauth.W001" in result.stderr

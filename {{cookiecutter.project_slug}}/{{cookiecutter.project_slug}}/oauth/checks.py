@@ -1,0 +1,50 @@
+"""System checks that catch a broken OAuth configuration before the first request."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.security)
+def check_signing_key(app_configs, **kwargs):
+    if settings.OAUTH2_PROVIDER.get("OIDC_RSA_PRIVATE_KEY"):
+        return []
+    return [
+        checks.Error(
+            f"No OIDC signing key: set OIDC_RSA_PRIVATE_KEY or create {settings.OIDC_RSA_PRIVATE_KEY_FILE}.",
+            hint="Run `python manage.py create_oidc_key`.",
+            id="oauth.E001",
+        )
+    ]
+
+
+@checks.register()
+def check_default_scopes(app_configs, **kwargs):
+    unknown = sorted(set(settings.OAUTH_DEFAULT_SCOPES) - set(settings.OAUTH_SCOPES))
+    if not unknown:
+        return []
+    return [
+        checks.Error(
+            f"OAUTH_DEFAULT_SCOPES names scopes that OAUTH_SCOPES does not define: {', '.join(unknown)}.",
+            hint="Add them to OAUTH_SCOPES or remove them from OAUTH_DEFAULT_SCOPES in .env.",
+            id="oauth.E002",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_issuer(app_configs, **kwargs):
+    # OIDC Discovery 1.0 §3: the issuer is an https URL with no query or fragment,
+    # and it must not depend on the Host header a client sends.
+    issuer = settings.OAUTH_ISSUER
+    parts = urlsplit(issuer)
+    if parts.scheme == "https" and parts.netloc and not parts.query and not parts.fragment:
+        return []
+    return [
+        checks.Warning(
+            f"OAUTH_ISSUER is {issuer!r}: production needs a fixed https issuer.",
+            hint="Set OAUTH_ISSUER=https://<your domain> in the environment.",
+            id="oauth.W001",
+        )
+    ]

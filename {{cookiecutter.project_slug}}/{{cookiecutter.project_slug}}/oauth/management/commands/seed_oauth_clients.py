@@ -1,0 +1,103 @@
+"""
+Create or update the OAuth clients described in the environment (.env).
+
+Idempotent: running it again changes nothing; change a value in .env and run it
+again to update the client.
+"""
+
+import os
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from oauth2_provider.models import get_application_model
+
+Application = get_application_model()
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    name: str
+    client_id: str
+    client_secret: str
+    authorization_grant_type: str
+    redirect_uris: str = ""
+    post_logout_redirect_uris: str = ""
+    algorithm: str = Application.NO_ALGORITHM
+
+
+def required_env(name):
+    # Settings have already loaded .env into os.environ; a real variable wins.
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise CommandError(f"{name} is not set. Set it in .env (see .env.example).")
+    return value
+
+
+def client_specs():
+    demo_redirect_uri = required_env("OAUTH_DEMO_REDIRECT_URI")
+    return [
+        ClientSpec(
+            name=f"{settings.SITE_NAME} demo web app",
+            client_id=required_env("OAUTH_DEMO_CLIENT_ID"),
+            client_secret=required_env("OAUTH_DEMO_CLIENT_SECRET"),
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=demo_redirect_uri,
+            post_logout_redirect_uris=demo_redirect_uri,
+            # ID tokens for `openid` are signed with the server's RSA key.
+            algorithm=Application.RS256_ALGORITHM,
+        ),
+        ClientSpec(
+            name=f"{settings.SITE_NAME} machine-to-machine client",
+            client_id=required_env("OAUTH_M2M_CLIENT_ID"),
+            client_secret=required_env("OAUTH_M2M_CLIENT_SECRET"),
+            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        ),
+    ]
+
+
+def apply_spec(spec):
+    """Bring one client in line with its spec; return "created", "updated" or "unchanged"."""
+    application = Application.objects.filter(client_id=spec.client_id).first()
+    created = application is None
+    if created:
+        application = Application(client_id=spec.client_id)
+    wanted = {
+        "name": spec.name,
+        "client_type": Application.CLIENT_CONFIDENTIAL,
+        "authorization_grant_type": spec.authorization_grant_type,
+        "redirect_uris": spec.redirect_uris,
+        "post_logout_redirect_uris": spec.post_logout_redirect_uris,
+        "algorithm": spec.algorithm,
+        "skip_authorization": False,
+    }
+    changed = [field for field, value in wanted.items() if getattr(application, field) != value]
+    for field in changed:
+        setattr(application, field, wanted[field])
+    # The stored secret is hashed: compare, and only re-hash when it really changed.
+    if created or not check_password(spec.client_secret, application.client_secret):
+        application.client_secret = spec.client_secret
+        changed.append("client_secret")
+    if not created and not changed:
+        return "unchanged"
+    application.full_clean()
+    application.save()
+    return "created" if created else "updated"
+
+
+class Command(BaseCommand):
+    help = "Create or update the demo and machine-to-machine OAuth clients from the environment."
+
+    def handle(self, *args, **options):
+        specs = client_specs()
+        with transaction.atomic():
+            for spec in specs:
+                try:
+                    outcome = apply_spec(spec)
+                except ValidationError as error:
+                    message = f"Client {spec.client_id!r} is invalid: {error.message_dict}"
+                    raise CommandError(message) from error
+                self.stdout.write(f"{outcome}: {spec.name} (client_id {spec.client_id})")

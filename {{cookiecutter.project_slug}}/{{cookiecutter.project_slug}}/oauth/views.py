@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.http import JsonResponse
+from oauth2_provider.views import ScopedProtectedResourceMetadataView
+
+
+class MeView(ScopedProtectedResourceMetadataView):
+    """
+    A sample protected resource: who the token speaks for, and what it may do.
+
+    Answers 401 with a `WWW-Authenticate: Bearer` challenge without a valid token
+    and 403 `insufficient_scope` without the required scope (RFC 6750 §3).
+    """
+
+    # The first scope of OAUTH_SCOPES: `read` with the sample scopes.
+    required_scopes = list(settings.OAUTH_APP_SCOPES)[:1]
+
+    def verify_request(self, request):
+        valid, oauthlib_request = super().verify_request(request)
+        if valid:
+            request.access_token = oauthlib_request.access_token
+        return valid, oauthlib_request
+
+    def get(self, request, *args, **kwargs):
+        token = request.access_token
+        body = {"client_id": token.application.client_id, "scope": token.scope.split()}
+        if token.user is not None:
+            body["user"] = {"sub": str(token.user.pk), "username": token.user.get_username()}
+        return JsonResponse(body)
