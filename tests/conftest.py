@@ -10,6 +10,15 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SLUG = "my_authorization_server"
+# The .env values the post-generation hook fills with fresh random values.
+SECRET_KEYS = (
+    "DJANGO_SECRET_KEY",
+    "DJANGO_SUPERUSER_PASSWORD",
+    "OAUTH_DEMO_CLIENT_ID",
+    "OAUTH_DEMO_CLIENT_SECRET",
+    "OAUTH_M2M_CLIENT_ID",
+    "OAUTH_M2M_CLIENT_SECRET",
+)
 
 
 def bake(output_dir: Path, **context: str) -> Path:

@@ -7,18 +7,10 @@ import sys
 
 import pytest
 
-from .conftest import TEMPLATE_DIR, bake, manage, project_env, run
+from .conftest import SECRET_KEYS, TEMPLATE_DIR, bake, manage, project_env, run
 
 # Django templates use {% %} too: look for what only Jinja in this template would leave.
 TEMPLATE_LEFTOVER = re.compile(r"{{-?\s*cookiecutter|cookiecutter\.\w|{%-?\s*(end)?raw\s*-?%}")
-SECRET_KEYS = (
-    "DJANGO_SECRET_KEY",
-    "DJANGO_SUPERUSER_PASSWORD",
-    "OAUTH_DEMO_CLIENT_ID",
-    "OAUTH_DEMO_CLIENT_SECRET",
-    "OAUTH_M2M_CLIENT_ID",
-    "OAUTH_M2M_CLIENT_SECRET",
-)
 
 
 GENERATED_BY_RUNS = {"__pycache__", ".pytest_cache", ".ruff_cache", "staticfiles"}

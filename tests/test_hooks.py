@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import SECRET_KEYS
+
 HOOKS_DIR = Path(__file__).resolve().parent.parent / "hooks"
-SECRET_KEYS = (
-    "DJANGO_SECRET_KEY",
-    "DJANGO_SUPERUSER_PASSWORD",
-    "OAUTH_DEMO_CLIENT_ID",
-    "OAUTH_DEMO_CLIENT_SECRET",
-    "OAUTH_M2M_CLIENT_ID",
-    "OAUTH_M2M_CLIENT_SECRET",
-)
 ENV_EXAMPLE = """\
 # Local settings; copy to .env
 DJANGO_DEBUG=True
