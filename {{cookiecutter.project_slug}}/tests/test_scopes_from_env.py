@@ -27,6 +27,8 @@ def scopes_after_restart(**environment):
         env={
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DJANGO_ENV_FILE": os.devnull,
+            "DJANGO_SECRET_KEY": "scopes-probe-" + "x" * 40,
             "DJANGO_ALLOWED_HOSTS": "testserver",
             **environment,
         },

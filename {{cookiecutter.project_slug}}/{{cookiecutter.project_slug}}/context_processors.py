@@ -1,5 +1,5 @@
 from django.conf import settings
 
 
-def site(request):
-    return {"site_name": settings.SITE_NAME}
+def server(request):
+    return {"server_name": settings.PROJECT_NAME}

@@ -126,12 +126,12 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "{{ cookiecutter.project_slug }}.context_processors.site",
+                "{{ cookiecutter.project_slug }}.context_processors.server",
             ],
         },
     },
 ]
-SITE_NAME = env("SITE_NAME", default="{{ cookiecutter.project_name }}")
+PROJECT_NAME = "{{ cookiecutter.project_name }}"
 
 # SECURITY
 # ------------------------------------------------------------------------------

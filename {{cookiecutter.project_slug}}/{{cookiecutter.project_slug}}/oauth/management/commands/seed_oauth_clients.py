@@ -41,7 +41,7 @@ def client_specs():
     demo_redirect_uri = required_env("OAUTH_DEMO_REDIRECT_URI")
     return [
         ClientSpec(
-            name=f"{settings.SITE_NAME} demo web app",
+            name=f"{settings.PROJECT_NAME} demo web app",
             client_id=required_env("OAUTH_DEMO_CLIENT_ID"),
             client_secret=required_env("OAUTH_DEMO_CLIENT_SECRET"),
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
@@ -51,7 +51,7 @@ def client_specs():
             algorithm=Application.RS256_ALGORITHM,
         ),
         ClientSpec(
-            name=f"{settings.SITE_NAME} machine-to-machine client",
+            name=f"{settings.PROJECT_NAME} machine-to-machine client",
             client_id=required_env("OAUTH_M2M_CLIENT_ID"),
             client_secret=required_env("OAUTH_M2M_CLIENT_SECRET"),
             authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
