@@ -1,8 +1,13 @@
 """Bake the template once per session and share the results between tests."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -105,3 +110,66 @@ def signing_key_file(tmp_path_factory):
         )
     )
     return path
+
+
+# The full setup: one run_setup=y bake per session, shared by every test of the "full_setup"
+# xdist group (so a single worker bakes it), and a live server on it.
+
+
+@pytest.fixture(scope="session")
+def full_bake(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("full")
+    result = run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output_dir), str(TEMPLATE_DIR)],
+        cwd=output_dir,
+        env=project_env(),
+        timeout=1200,
+    )
+    return output_dir / DEFAULT_SLUG, result.stdout
+
+
+@pytest.fixture(scope="session")
+def project(full_bake):
+    return full_bake[0]
+
+
+@pytest.fixture(scope="session")
+def env_values(project):
+    lines = (project / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def venv_manage(project, *args):
+    return run([str(project / ".venv/bin/python"), "manage.py", *args], cwd=project, env=project_env())
+
+
+@pytest.fixture(scope="session")
+def live_server(project):
+    """`manage.py runserver` on a free loopback port, issuer pinned to it, stopped at the end."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(project / ".venv/bin/python"), "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=project,
+        env=project_env(OAUTH_ISSUER=base_url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+                    assert json.load(response)["status"] == "ok"
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("runserver did not answer /healthz within 30 s")
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

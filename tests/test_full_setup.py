@@ -6,11 +6,8 @@ import http.cookiejar
 import json
 import re
 import secrets
-import socket
 import stat
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,36 +16,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from .conftest import DEFAULT_SLUG, TEMPLATE_DIR, project_env, run
+from .conftest import project_env, run, venv_manage
 
 pytestmark = pytest.mark.xdist_group("full_setup")
-
-
-@pytest.fixture(scope="session")
-def full_bake(tmp_path_factory):
-    output_dir = tmp_path_factory.mktemp("full")
-    result = run(
-        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output_dir), str(TEMPLATE_DIR)],
-        cwd=output_dir,
-        env=project_env(),
-        timeout=1200,
-    )
-    return output_dir / DEFAULT_SLUG, result.stdout
-
-
-@pytest.fixture(scope="session")
-def project(full_bake):
-    return full_bake[0]
-
-
-@pytest.fixture(scope="session")
-def env_values(project):
-    lines = (project / ".env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-
-
-def venv_manage(project, *args):
-    return run([str(project / ".venv/bin/python"), "manage.py", *args], cwd=project, env=project_env())
 
 
 def test_hook_reports_each_step_and_a_summary_without_secrets(full_bake, env_values):
@@ -115,37 +85,6 @@ def test_git_repository_tracks_no_secret(project):
     bin_dir = Path(sys.prefix) / "bin"
     for tool in ("check-added-large-files", "check-merge-conflict", "detect-private-key"):
         run([str(bin_dir / tool), *tracked], cwd=project)
-
-
-@pytest.fixture(scope="session")
-def live_server(project):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(project / ".venv/bin/python"), "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=project,
-        env=project_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
-                    assert json.load(response)["status"] == "ok"
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("runserver did not answer /healthz within 30 s")
-                time.sleep(0.2)
-        yield base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_live_discovery_names_the_origin(live_server):
