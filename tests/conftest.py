@@ -1,10 +1,13 @@
 """Bake the template once per session and share the results between tests."""
 
+import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -139,37 +142,100 @@ def env_values(project):
     return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
-def venv_manage(project, *args):
-    return run([str(project / ".venv/bin/python"), "manage.py", *args], cwd=project, env=project_env())
+def venv_manage(project, *args, **env):
+    """A manage.py command in the baked project's own virtualenv."""
+    return run([str(project / ".venv/bin/python"), "manage.py", *args], cwd=project, env=project_env(**env))
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(project, command, base_url, **env):
+    """Run a server command of the baked project until the block ends; wait for /healthz first."""
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            command,
+            cwd=project,
+            env=project_env(OAUTH_ISSUER=base_url, **env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_health(base_url, server, log)
+            yield base_url
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def wait_for_health(base_url, server, log, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+                assert json.load(response)["status"] == "ok"
+            return
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline or server.poll() is not None:
+                log.seek(0)
+                output = log.read().decode(errors="replace")[-4000:]
+                pytest.fail(f"{server.args} did not answer /healthz within {seconds} s:\n{output}")
+            time.sleep(0.2)
+
+
+def runserver_command(project, port):
+    return [str(project / ".venv/bin/python"), "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
 
 
 @pytest.fixture(scope="session")
 def live_server(project):
-    """`manage.py runserver` on a free loopback port, issuer pinned to it, stopped at the end."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(project / ".venv/bin/python"), "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=project,
-        env=project_env(OAUTH_ISSUER=base_url),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """`manage.py runserver` on SQLite, on a free loopback port, issuer pinned to it."""
+    port = free_port()
+    with running_server(project, runserver_command(project, port), f"http://127.0.0.1:{port}") as url:
+        yield url
+
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url():
+    """A fresh PostgreSQL database for this session, dropped at the end."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"oauth_template_{os.getpid()}_{secrets.token_hex(4)}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
-                    assert json.load(response)["status"] == "ok"
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("runserver did not answer /healthz within 30 s")
-                time.sleep(0.2)
-        yield base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"SKIPPED LOUDLY: no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_live_server(project, postgres_database_url):
+    """`manage.py runserver` on PostgreSQL: migrated, with the admin and the seeded clients."""
+    for command in (("migrate", "--noinput"), ("createsuperuser", "--noinput"), ("seed_oauth_clients",)):
+        venv_manage(project, *command, DATABASE_URL=postgres_database_url)
+    port = free_port()
+    command = runserver_command(project, port)
+    with running_server(
+        project, command, f"http://127.0.0.1:{port}", DATABASE_URL=postgres_database_url
+    ) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def any_live_server(request):
+    """Each live server in turn, for tests that must hold on both databases."""
+    return request.getfixturevalue(
+        {"sqlite": "live_server", "postgresql": "postgres_live_server"}[request.param]
+    )
