@@ -154,13 +154,17 @@ def free_port():
 
 
 @contextlib.contextmanager
-def running_server(project, command, base_url, **env):
-    """Run a server command of the baked project until the block ends; wait for /healthz first."""
-    with tempfile.TemporaryFile() as log:
+def running_server(project, command, base_url, output=None, **env):
+    """Run a server command of the baked project until the block ends; wait for /healthz first.
+
+    The issuer is `base_url` unless `env` pins another OAUTH_ISSUER. What the server prints goes
+    to the file `output` when given (to read its logs), else nowhere.
+    """
+    with open(output, "w+b") if output else tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
             command,
             cwd=project,
-            env=project_env(OAUTH_ISSUER=base_url, **env),
+            env=project_env(**{"OAUTH_ISSUER": base_url, **env}),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -180,7 +184,7 @@ def wait_for_health(base_url, server, log, seconds=30):
             with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
                 assert json.load(response)["status"] == "ok"
             return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # TimeoutError: a worker still booting
             if time.monotonic() > deadline or server.poll() is not None:
                 log.seek(0)
                 output = log.read().decode(errors="replace")[-4000:]
@@ -203,21 +207,36 @@ def live_server(project):
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
+def postgres_admin():
+    """A connection to the PostgreSQL server's maintenance database; skips loudly without a server."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"SKIPPED LOUDLY: no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {error}")
+
+
+def postgres_url(name):
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(purpose):
+    """A new, empty PostgreSQL database until the block ends; yields its URL."""
+    name = f"oauth_{purpose}_{os.getpid()}_{secrets.token_hex(4)}"
+    with postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield postgres_url(name)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def postgres_database_url():
     """A fresh PostgreSQL database for this session, dropped at the end."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"oauth_template_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"SKIPPED LOUDLY: no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {error}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("template") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -234,8 +253,22 @@ def postgres_live_server(project, postgres_database_url):
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def any_live_server(request):
+def live_database(request):
+    """The database of the live server a test runs against: each in turn."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def any_live_server(request, live_database):
     """Each live server in turn, for tests that must hold on both databases."""
     return request.getfixturevalue(
-        {"sqlite": "live_server", "postgresql": "postgres_live_server"}[request.param]
+        {"sqlite": "live_server", "postgresql": "postgres_live_server"}[live_database]
     )
+
+
+@pytest.fixture(scope="session")
+def live_database_env(request, live_database):
+    """The environment a `venv_manage` command needs to work on `any_live_server`'s database."""
+    if live_database == "sqlite":
+        return {}
+    return {"DATABASE_URL": request.getfixturevalue("postgres_database_url")}

@@ -53,6 +53,7 @@ def test_layout(baked):
         ".gitignore",
         ".pre-commit-config.yaml",
         "Procfile",
+        "gunicorn.conf.py",
         "README.md",
     ):
         assert (project / relative).is_file(), relative
@@ -82,13 +83,6 @@ def test_two_bakes_never_share_a_secret(tmp_path):
     second = read_env(bake(tmp_path / "two") / ".env")
     for key in SECRET_KEYS:
         assert first[key] != second[key], key
-
-
-def test_procfile_honours_port(baked):
-    project, _ = baked
-    web = (project / "Procfile").read_text()
-    assert web.startswith("web: gunicorn config.wsgi")
-    assert "$PORT" in web or "${PORT" in web
 
 
 def test_ruff_lint_and_format(baked):

@@ -1,11 +1,14 @@
 import base64
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
+from jwcrypto import jwk, jwt
 from oauth2_provider.models import get_application_model
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8000/demo/callback/"
@@ -21,6 +24,12 @@ class Credentials:
     def basic_auth(self):
         raw = f"{self.client_id}:{self.client_secret}".encode()
         return "Basic " + base64.b64encode(raw).decode()
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counters():
+    """Every test signs in and fails from 127.0.0.1: each starts with no failures counted."""
+    cache.clear()
 
 
 @pytest.fixture
@@ -100,6 +109,13 @@ class AuthorizationRequest:
     @property
     def url(self):
         return "/o/authorize/?" + urlencode(self.params)
+
+
+def verify_id_token(client, id_token):
+    """The claims of an ID token whose RS256 signature the server's JWKS verifies."""
+    keys = jwk.JWKSet.from_json(client.get("/o/.well-known/jwks.json").content)
+    token = jwt.JWT(jwt=id_token, key=keys, algs=["RS256"])
+    return json.loads(token.claims)
 
 
 def query_of(location):

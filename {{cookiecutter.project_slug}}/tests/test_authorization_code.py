@@ -2,21 +2,13 @@
 
 import base64
 import hashlib
-import json
 
 import pytest
 from django.conf import settings
-from jwcrypto import jwk, jwt
 
-from .conftest import DEMO_REDIRECT_URI, AuthorizationRequest, query_of
+from .conftest import DEMO_REDIRECT_URI, AuthorizationRequest, query_of, verify_id_token
 
 pytestmark = pytest.mark.django_db
-
-
-def verify_id_token(client, id_token):
-    keys = jwk.JWKSet.from_json(client.get("/o/.well-known/jwks.json").content)
-    token = jwt.JWT(jwt=id_token, key=keys, algs=["RS256"])
-    return json.loads(token.claims)
 
 
 def test_login_page_is_shown_to_anonymous_users(client, demo_client):
@@ -38,6 +30,7 @@ def test_consent_page_names_the_client_and_describes_each_scope(client, user, de
 
 
 def test_full_flow_issues_tokens_and_a_valid_id_token(client, authorize, exchange, demo_client, user):
+    # OIDC Core §3.1.3.3 (token response) and §3.1.3.7 (ID token validation) as a relying party does them.
     request, code = authorize()
     response = exchange(request, code)
     assert response.status_code == 200, response.content
@@ -77,6 +70,7 @@ def test_claims_follow_the_granted_scopes(client, authorize, exchange):
 
 
 def test_userinfo_returns_the_claims_of_the_granted_scopes(client, authorize, exchange, user):
+    # OIDC Core §5.3.2 and §5.4: the claims of the granted scopes, and sub.
     request, code = authorize(scope="openid email")
     token = exchange(request, code).json()["access_token"]
     response = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {token}")
@@ -85,6 +79,7 @@ def test_userinfo_returns_the_claims_of_the_granted_scopes(client, authorize, ex
 
 
 def test_denying_consent_redirects_with_access_denied(client, user, demo_client):
+    # RFC 6749 §4.1.2.1: access_denied, with the state, at the redirect URI.
     client.force_login(user)
     request = AuthorizationRequest(demo_client.client_id)
     response = client.post(request.url, request.params)
@@ -116,6 +111,7 @@ def test_plain_pkce_is_refused_before_consent(client, user, demo_client, method)
 
 
 def test_wrong_code_verifier_is_refused(authorize, exchange):
+    # RFC 7636 §4.6: the verifier must hash to the challenge, else invalid_grant.
     request, code = authorize()
     response = exchange(request, code, code_verifier="x" * 50)
     assert response.status_code == 400
@@ -123,6 +119,7 @@ def test_wrong_code_verifier_is_refused(authorize, exchange):
 
 
 def test_code_is_single_use(authorize, exchange):
+    # RFC 6749 §4.1.2: the client must not use a code more than once; the server refuses.
     request, code = authorize()
     assert exchange(request, code).status_code == 200
     replay = exchange(request, code)
@@ -153,6 +150,7 @@ def test_implicit_grant_is_refused(client, user, demo_client, response_type):
 
 
 def test_unknown_scope_is_refused(client, user, demo_client):
+    # RFC 6749 §4.1.2.1 and §3.3: invalid_scope.
     client.force_login(user)
     response = client.get(AuthorizationRequest(demo_client.client_id, scope="openid admin:everything").url)
     assert response.status_code == 302

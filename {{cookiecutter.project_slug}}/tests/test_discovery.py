@@ -31,9 +31,12 @@ def test_endpoints_live_under_o(openid_configuration, server_metadata):
     assert openid_configuration["token_endpoint"] == f"{ISSUER}/o/token/"
     assert openid_configuration["userinfo_endpoint"] == f"{ISSUER}/o/userinfo/"
     assert openid_configuration["end_session_endpoint"] == f"{ISSUER}/o/logout/"
-    assert server_metadata["revocation_endpoint"] == f"{ISSUER}/o/revoke_token/"
-    assert server_metadata["introspection_endpoint"] == f"{ISSUER}/o/introspect/"
+    for document in (openid_configuration, server_metadata):
+        assert document["revocation_endpoint"] == f"{ISSUER}/o/revoke_token/"
+        assert document["introspection_endpoint"] == f"{ISSUER}/o/introspect/"
     assert openid_configuration["jwks_uri"] == server_metadata["jwks_uri"]
+    for document in (openid_configuration, server_metadata):
+        assert document["device_authorization_endpoint"] == f"{ISSUER}/o/device-authorization/"
 
 
 def test_only_secure_flows_are_advertised(openid_configuration, server_metadata):
@@ -44,6 +47,7 @@ def test_only_secure_flows_are_advertised(openid_configuration, server_metadata)
             "authorization_code",
             "client_credentials",
             "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code",
         }
         assert document["authorization_response_iss_parameter_supported"] is True
     assert openid_configuration["id_token_signing_alg_values_supported"] == ["RS256"]

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_logout_asks_then_signs_out_and_returns_to_the_client(client, authorize, exchange):
+    # RP-Initiated Logout 1.0 §2 (ask the user) and §3 (back to the registered URI, with state).
     request, code = authorize()
     id_token = exchange(request, code).json()["id_token"]
     params = {"id_token_hint": id_token, "post_logout_redirect_uri": DEMO_REDIRECT_URI, "state": "bye"}
@@ -26,6 +27,7 @@ def test_logout_asks_then_signs_out_and_returns_to_the_client(client, authorize,
 
 
 def test_logout_refuses_an_unregistered_redirect(client, authorize, exchange):
+    # RP-Initiated Logout 1.0 §3: never to a post_logout_redirect_uri that is not registered.
     request, code = authorize()
     id_token = exchange(request, code).json()["id_token"]
     response = client.get(

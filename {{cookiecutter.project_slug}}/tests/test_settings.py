@@ -1,5 +1,6 @@
 """Production settings: refuse to start unconfigured, pass the deploy checklist when configured."""
 
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,30 @@ def test_deploy_checks_want_a_pinned_https_issuer(production_environment):
     result = manage("check", "--deploy", "--fail-level", "WARNING", **production_environment)
     assert result.returncode != 0
     assert "oauth.W001" in result.stderr
+
+
+TLS_PROBE = """
+import json
+from django.conf import settings
+from django.test import Client
+client = Client(HTTP_HOST="auth.example.com")
+plain = client.get("/.well-known/openid-configuration")
+secure = client.get("/.well-known/openid-configuration", secure=True)
+print(json.dumps({
+    "plain": [plain.status_code, plain.get("Location")],
+    "hsts": secure.get("Strict-Transport-Security"),
+    "secure_cookies": [settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE],
+    "http_only_cookies": [settings.SESSION_COOKIE_HTTPONLY, settings.CSRF_COOKIE_HTTPONLY],
+}))
+"""
+
+
+def test_production_answers_over_tls_only(production_environment):
+    """RFC 6749 §3.1-3.2 and OAuth 2.1 §1.5: the endpoints need TLS; https only, HSTS, secure cookies."""
+    result = manage("shell", "-c", TLS_PROBE, **production_environment)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.splitlines()[-1])
+    assert answer["plain"] == [301, "https://auth.example.com/.well-known/openid-configuration"]
+    assert answer["hsts"] == "max-age=31536000; includeSubDomains; preload"
+    assert answer["secure_cookies"] == [True, True]
+    assert answer["http_only_cookies"] == [True, True]

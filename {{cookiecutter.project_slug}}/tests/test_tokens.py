@@ -11,6 +11,7 @@ def token_request(client, credentials, **data):
 
 
 def test_client_credentials_with_basic_auth(client, m2m_client):
+    # RFC 6749 §2.3.1 (servers must support HTTP Basic) and §4.4.
     response = token_request(client, m2m_client, grant_type="client_credentials", scope="read")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -34,6 +35,7 @@ def test_client_credentials_with_post_body(client, m2m_client):
 
 @pytest.mark.parametrize("secret", ["wrong", ""])
 def test_wrong_client_secret_is_invalid_client(client, m2m_client, secret):
+    # RFC 6749 §5.2: failed client authentication is invalid_client, 401.
     response = client.post(
         "/o/token/",
         {"grant_type": "client_credentials", "client_id": m2m_client.client_id, "client_secret": secret},
@@ -58,12 +60,14 @@ def test_tokens_are_stored_hashed(client, m2m_client):
 
 @pytest.mark.parametrize("grant_type", ["password", "implicit", "urn:example:unknown"])
 def test_unsupported_grants_are_refused(client, m2m_client, grant_type):
+    # RFC 9700 §2.4 (no password grant) and RFC 6749 §5.2 (unsupported_grant_type).
     response = token_request(client, m2m_client, grant_type=grant_type, username="alice", password="x")
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
 
 
 def test_refresh_rotates_the_refresh_token(authorize, exchange, client, demo_client):
+    # RFC 9700 §4.14.2 and OAuth 2.1 §4.3: a new refresh token with every refresh.
     request, code = authorize()
     first = exchange(request, code).json()
     response = token_request(

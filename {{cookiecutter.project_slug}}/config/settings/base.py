@@ -7,6 +7,7 @@ https://django-environ.readthedocs.io/
 """
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -52,6 +53,21 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# CACHES
+# ------------------------------------------------------------------------------
+# Memory of each worker process by default. Anything that must agree across workers
+# (throttling counters) needs a shared cache: CACHE_URL=redis://127.0.0.1:6379/0.
+# redis:// always means Django's own backend: django-environ would pick django-redis
+# whenever that package happens to be installed.
+# https://docs.djangoproject.com/en/5.2/topics/cache/#redis
+CACHE_URL = env("CACHE_URL", default="locmemcache://")
+REDIS_CACHE_BACKEND = "django.core.cache.backends.redis.RedisCache"
+CACHES = {
+    "default": env.cache_url_config(
+        CACHE_URL, backend=REDIS_CACHE_BACKEND if CACHE_URL.startswith(("redis:", "rediss:")) else None
+    )
+}
 
 # URLS
 # ------------------------------------------------------------------------------
@@ -99,6 +115,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
+    # First, so that every log line of the request, and every response, carries its id.
+    "config.request_logging.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -106,6 +124,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "{{ cookiecutter.project_slug }}.security_headers.ContentSecurityPolicyMiddleware",
+    "{{ cookiecutter.project_slug }}.throttling.BruteForceThrottleMiddleware",
 ]
 
 # STATIC FILES
@@ -141,15 +161,52 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Sent with every response by {{ cookiecutter.project_slug }}/security_headers.py. The pages load
+# scripts and styles from this site only (none inline), never in a frame (RFC 9700 §4.16),
+# and their forms submit here; the consent and logout pages add the client they redirect to.
+# https://www.w3.org/TR/CSP3/
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+
+# BRUTE-FORCE THROTTLING
+# ------------------------------------------------------------------------------
+# Failed sign-ins (per account and per IP address) and failed client authentications at the
+# token, revocation and introspection endpoints (per client_id and per IP address), counted
+# in the cache over fixed windows; at a limit, 429 with Retry-After until the window ends.
+# See {{ cookiecutter.project_slug }}/throttling.py. Several workers need a shared CACHE_URL.
+THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=15 * 60)
+THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = env.int("THROTTLE_LOGIN_FAILURES_PER_ACCOUNT", default=10)
+THROTTLE_LOGIN_FAILURES_PER_IP = env.int("THROTTLE_LOGIN_FAILURES_PER_IP", default=50)
+THROTTLE_CLIENT_FAILURES_PER_CLIENT = env.int("THROTTLE_CLIENT_FAILURES_PER_CLIENT", default=10)
+THROTTLE_CLIENT_FAILURES_PER_IP = env.int("THROTTLE_CLIENT_FAILURES_PER_IP", default=50)
+# The request.META key with the client's address: behind a proxy, the header it sets, e.g.
+# HTTP_X_FORWARDED_FOR (its last entry counts). Otherwise every client shares the proxy's.
+THROTTLE_IP_HEADER = env("THROTTLE_IP_HEADER", default="REMOTE_ADDR")
 
 # LOGGING
 # ------------------------------------------------------------------------------
+# Every line carries the id of the request it belongs to; production writes JSON lines.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "config.request_logging.RequestIDFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "config.request_logging.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # At DEBUG both write authorization codes and tokens into the log (oauthlib's
+    # "Created authorization code grant", DOT's "Success url for the request"), so they
+    # stay at INFO whatever DJANGO_LOG_LEVEL says.
+    "loggers": {name: {"level": "INFO"} for name in ("oauthlib", "oauth2_provider")},
 }
 
 # OAUTH 2.1 AND OPENID CONNECT (django-oauth-toolkit)
@@ -189,11 +246,22 @@ OIDC_RSA_PRIVATE_KEY_FILE = BASE_DIR / env("OIDC_RSA_PRIVATE_KEY_FILE", default=
 OIDC_RSA_PRIVATE_KEY = env.str("OIDC_RSA_PRIVATE_KEY", multiline=True, default="")
 if not OIDC_RSA_PRIVATE_KEY and OIDC_RSA_PRIVATE_KEY_FILE.is_file():
     OIDC_RSA_PRIVATE_KEY = OIDC_RSA_PRIVATE_KEY_FILE.read_text()
+# Keys replaced by `manage.py rotate_oidc_key` stay published in the JWKS, so ID tokens
+# they signed still verify until they expire; `manage.py retire_oidc_keys` removes them.
+# Where keys live in the environment, OIDC_RSA_PRIVATE_KEYS_INACTIVE holds their PEM
+# texts one after the other. See README, "Signing key rotation".
+OIDC_INACTIVE_KEYS_DIR = OIDC_RSA_PRIVATE_KEY_FILE.parent / "inactive"
+PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)
+OIDC_RSA_PRIVATE_KEYS_INACTIVE = [
+    *PEM_PRIVATE_KEY.findall(env.str("OIDC_RSA_PRIVATE_KEYS_INACTIVE", multiline=True, default="")),
+    *(path.read_text() for path in sorted(OIDC_INACTIVE_KEYS_DIR.glob("*.key"))),
+]
 
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,
     "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": OIDC_RSA_PRIVATE_KEYS_INACTIVE,
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
@@ -202,9 +270,15 @@ OAUTH2_PROVIDER = {
         "authorization_code",
         "client_credentials",
         "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",
     ],
+    # RFC 8628 §3.2: the absolute URL a device tells its user to open. None builds it per
+    # request: /o/device/ on the issuer's origin (oauth/conformance.py). A shorter URL of
+    # your own must lead to that page.
+    "OAUTH_DEVICE_VERIFICATION_URI": None,
     "OAUTH2_VALIDATOR_CLASS": "{{ cookiecutter.project_slug }}.oauth.validators.OAuth2Validator",
     "OIDC_SERVER_CLASS": "{{ cookiecutter.project_slug }}.oauth.conformance.Server",
+    "OAUTH2_BACKEND_CLASS": "{{ cookiecutter.project_slug }}.oauth.conformance.OAuthLibCore",
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
     # Lifetimes in seconds. Short-lived access tokens limit the damage of a leak
@@ -213,6 +287,12 @@ OAUTH2_PROVIDER = {
     "ID_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ID_TOKEN_EXPIRE_SECONDS", default=300),
     "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_EXPIRE_SECONDS", default=14 * 24 * 3600),
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": env.int("OAUTH_AUTHORIZATION_CODE_EXPIRE_SECONDS", default=60),
+    # `manage.py cleartokens` (run it on a schedule, see README) deletes expired rows in
+    # batches, pausing between them, so a large backlog never locks the tables for long.
+    "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": env.int("OAUTH_CLEAR_EXPIRED_TOKENS_BATCH_SIZE", default=10000),
+    "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": env.float(
+        "OAUTH_CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", default=0.1
+    ),
     # Refresh tokens rotate on every use, and replaying an old one revokes the
     # whole family (RFC 9700 §4.14.2).
     "ROTATE_REFRESH_TOKEN": True,

@@ -20,7 +20,11 @@ OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"] = _test_signing_key.private_bytes(
     serialization.PrivateFormat.PKCS8,
     serialization.NoEncryption(),
 ).decode()
+OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEYS_INACTIVE"] = []
 OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"] = ["http", "https"]
+
+# Each test run starts from an empty cache of its own, whatever CACHE_URL says.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # The tests exercise the sample scopes whatever .env offers; tests/test_scopes_from_env.py
 # checks that a running server honours OAUTH_SCOPES.

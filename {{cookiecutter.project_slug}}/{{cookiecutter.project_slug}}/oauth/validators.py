@@ -4,10 +4,10 @@ The project's OAuth2 validator: the place to add claims and per-client policy.
 https://django-oauth-toolkit.readthedocs.io/en/latest/oidc.html#adding-claims-to-the-id-token
 """
 
-from oauth2_provider.oauth2_validators import OAuth2Validator as BaseOAuth2Validator
+from .conformance import Validator
 
 
-class OAuth2Validator(BaseOAuth2Validator):
+class OAuth2Validator(Validator):
     def get_additional_claims(self):
         # OIDC Core 1.0 §5.4: DOT releases each claim only with its scope
         # (`oidc_claim_scope`): profile claims with `profile`, e-mail with `email`.

@@ -1,10 +1,9 @@
-import os
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from {{ cookiecutter.project_slug }}.oauth.signing_keys import write_new_private_key
 
 
 class Command(BaseCommand):
@@ -16,21 +15,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--path", type=Path, default=settings.OIDC_RSA_PRIVATE_KEY_FILE)
         parser.add_argument("--bits", type=int, default=2048, choices=[2048, 3072, 4096])
-        parser.add_argument("--force", action="store_true", help="Replace an existing key.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Replace an existing key at once (rotate_oidc_key keeps it published instead).",
+        )
 
     def handle(self, *args, path, bits, force, **options):
         if path.exists() and not force:
-            raise CommandError(f"{path} exists; use --force to replace it (tokens it signed stop verifying).")
-        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
-        os.replace(temporary, path)
+            raise CommandError(
+                f"{path} exists; `manage.py rotate_oidc_key` replaces it and keeps tokens it signed "
+                "verifiable, --force replaces it outright (tokens it signed stop verifying)."
+            )
+        write_new_private_key(path, bits)
         self.stdout.write(f"Wrote a {bits}-bit RSA signing key to {path} (mode 0600).")

@@ -1,0 +1,112 @@
+"""Helpers for the tests that drive a live baked server from outside, as its users and clients would."""
+
+import json
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import requests
+
+from .conftest import venv_manage
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def refuse_server_errors(response, *args, **kwargs):
+    """Bad input gets the RFC's error, never a 5xx: checked on every response of a live test."""
+    assert response.status_code < 500, (
+        f"{response.request.method} {response.url} answered {response.status_code}:\n{response.text[:3000]}"
+    )
+
+
+def checked(session=None):
+    """A requests session (a plain one: a browser's cookie jar) that fails the test on any 5xx."""
+    session = session if session is not None else requests.Session()
+    session.hooks["response"].append(refuse_server_errors)
+    return session
+
+
+def discover(issuer):
+    """The OpenID Provider metadata: the only URL the clients are given is the issuer."""
+    document = checked().get(f"{issuer}/.well-known/openid-configuration").json()
+    assert document["issuer"] == issuer
+    return document
+
+
+def query_of(url):
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+@dataclass
+class Form:
+    action: str
+    fields: dict = field(default_factory=dict)
+    buttons: set = field(default_factory=set)
+
+
+class FormParser(HTMLParser):
+    """The forms of a page: where each posts, its fields' values and its named buttons."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append(Form(action=attrs.get("action") or ""))
+        elif self.forms and attrs.get("name"):
+            if tag == "input":
+                self.forms[-1].fields[attrs["name"]] = attrs.get("value") or ""
+            elif tag == "button":
+                self.forms[-1].buttons.add((attrs["name"], attrs.get("value") or ""))
+
+
+def form_of(page, button=None, fields=()):
+    """The form of `page` with that button, or with all those fields."""
+    parser = FormParser()
+    parser.feed(page.text)
+    for form in parser.forms:
+        if button in form.buttons if button else set(fields) <= set(form.fields):
+            return form
+    raise AssertionError(f"No form with {button or sorted(fields)} on {page.url}:\n{page.text[:3000]}")
+
+
+def submit(session, page, button=None, allow_redirects=True, **values):
+    """Fill in a form of `page` like a browser: its own fields (CSRF token included), the values, the button."""
+    form = form_of(page, button, values)
+    data = {**form.fields, **values}
+    if button:
+        name, value = button
+        data[name] = value
+    return session.post(
+        urljoin(page.url, form.action),
+        data=data,
+        headers={"Referer": page.url},
+        allow_redirects=allow_redirects,
+    )
+
+
+def sign_in(browser, page, env_values):
+    """Fill in the login form that `page` shows; return the page the login leads back to."""
+    assert urlsplit(page.url).path == "/accounts/login/", page.url
+    return submit(
+        browser,
+        page,
+        username=env_values["DJANGO_SUPERUSER_USERNAME"],
+        password=env_values["DJANGO_SUPERUSER_PASSWORD"],
+    )
+
+
+REGISTER_CLIENT = """
+import json, os
+from oauth2_provider.models import get_application_model
+fields = json.loads(os.environ["LIVE_TEST_CLIENT"])
+get_application_model().objects.update_or_create(client_id=fields.pop("client_id"), defaults=fields)
+"""
+
+
+def register_client(project, database_env, **fields):
+    """Create (or update) an OAuth client in the database of a live server, as an admin would."""
+    venv_manage(project, "shell", "-c", REGISTER_CLIENT, LIVE_TEST_CLIENT=json.dumps(fields), **database_env)
+    return fields["client_id"]

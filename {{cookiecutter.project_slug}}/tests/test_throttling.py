@@ -1,0 +1,144 @@
+"""Brute-force throttling of sign-ins and client authentications (throttling.py)."""
+
+import pytest
+
+from {{ cookiecutter.project_slug }} import throttling
+
+from .conftest import PASSWORD, Credentials
+
+pytestmark = pytest.mark.django_db
+
+LIMIT = 3
+
+
+@pytest.fixture(autouse=True)
+def small_limits(settings):
+    settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = LIMIT
+    settings.THROTTLE_LOGIN_FAILURES_PER_IP = 2 * LIMIT
+    settings.THROTTLE_CLIENT_FAILURES_PER_CLIENT = LIMIT
+    settings.THROTTLE_CLIENT_FAILURES_PER_IP = 2 * LIMIT
+
+
+def sign_in(client, username, password, path="/accounts/login/", address="192.0.2.1"):
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def client_credentials(client, credentials, address="192.0.2.1", path="/o/token/"):
+    return client.post(
+        path,
+        {"grant_type": "client_credentials", "token": "x"},
+        HTTP_AUTHORIZATION=credentials.basic_auth,
+        REMOTE_ADDR=address,
+    )
+
+
+def assert_retry_after(response):
+    assert 0 < int(response["Retry-After"]) <= 15 * 60
+
+
+def test_an_account_is_paused_after_repeated_failures_even_for_the_right_password(client, user):
+    for _ in range(LIMIT):
+        assert sign_in(client, user.username, "wrong").status_code == 200
+    response = sign_in(client, user.username, PASSWORD)
+    assert response.status_code == 429
+    assert_retry_after(response)
+    assert b"Too many failed sign-in attempts" in response.content
+    assert not client.get("/").context["user"].is_authenticated
+    # The account, not the address: the same account from elsewhere is paused too.
+    assert sign_in(client, user.username, PASSWORD, address="198.51.100.7").status_code == 429
+
+
+def test_an_address_is_paused_after_failures_across_accounts(client, user):
+    for number in range(2 * LIMIT):
+        assert sign_in(client, f"guess{number}", "wrong").status_code == 200
+    assert sign_in(client, user.username, PASSWORD).status_code == 429
+    assert sign_in(client, user.username, PASSWORD, address="198.51.100.7").status_code == 302
+
+
+def test_a_successful_sign_in_clears_the_accounts_failures(client, user):
+    for _ in range(LIMIT - 1):
+        sign_in(client, user.username, "wrong")
+    assert sign_in(client, user.username, PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(LIMIT - 1):
+        sign_in(client, user.username, "wrong")
+    assert sign_in(client, user.username, PASSWORD).status_code == 302
+
+
+def test_successful_sign_ins_never_count(client, user):
+    for _ in range(3 * LIMIT):
+        assert sign_in(client, user.username, PASSWORD).status_code == 302
+        client.logout()
+
+
+def test_the_admin_login_is_throttled_too(client, user):
+    for _ in range(LIMIT):
+        assert sign_in(client, user.username, "wrong", path="/admin/login/").status_code == 200
+    assert sign_in(client, user.username, PASSWORD, path="/admin/login/").status_code == 429
+
+
+def test_the_pause_ends_with_the_window(client, user, monkeypatch):
+    now = 1_000_000 * 900.0
+    monkeypatch.setattr(throttling.time, "time", lambda: now)
+    for _ in range(LIMIT):
+        sign_in(client, user.username, "wrong")
+    assert sign_in(client, user.username, PASSWORD).status_code == 429
+    monkeypatch.setattr(throttling.time, "time", lambda: now + 900)
+    assert sign_in(client, user.username, PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/o/token/", "/o/introspect/", "/o/revoke_token/"])
+def test_a_client_is_paused_after_repeated_failed_authentications(client, m2m_client, path):
+    wrong = Credentials(m2m_client.client_id, "wrong-secret")
+    for _ in range(LIMIT):
+        assert client_credentials(client, wrong, path=path).status_code == 401
+    response = client_credentials(client, m2m_client, path=path)
+    assert response.status_code == 429
+    assert_retry_after(response)
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "invalid_client"
+    assert client_credentials(client, m2m_client, address="198.51.100.7", path=path).status_code == 429
+
+
+def test_an_address_is_paused_after_failed_authentications_across_clients(client, m2m_client):
+    for number in range(2 * LIMIT):
+        assert client_credentials(client, Credentials(f"unknown-{number}", "x")).status_code == 401
+    assert client_credentials(client, m2m_client).status_code == 429
+    assert client_credentials(client, m2m_client, address="198.51.100.7").status_code == 200
+
+
+def test_a_successful_authentication_clears_the_clients_failures(client, m2m_client):
+    wrong = Credentials(m2m_client.client_id, "wrong-secret")
+    for _ in range(LIMIT - 1):
+        client_credentials(client, wrong)
+    assert client_credentials(client, m2m_client).status_code == 200
+    for _ in range(LIMIT - 1):
+        client_credentials(client, wrong, address="198.51.100.7")
+    assert client_credentials(client, m2m_client, address="198.51.100.8").status_code == 200
+
+
+def test_successful_client_traffic_is_never_slowed(client, m2m_client):
+    for _ in range(5 * LIMIT):
+        assert client_credentials(client, m2m_client).status_code == 200
+
+
+def test_the_client_address_comes_from_the_configured_proxy_header(client, user, settings):
+    settings.THROTTLE_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    for number in range(2 * LIMIT):
+        client.post(
+            "/accounts/login/",
+            {"username": f"guess{number}", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR="203.0.113.9, 192.0.2.1",
+        )
+    blocked = client.post(
+        "/accounts/login/",
+        {"username": user.username, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="203.0.113.50, 192.0.2.1",
+    )
+    assert blocked.status_code == 429
+    other = client.post(
+        "/accounts/login/",
+        {"username": user.username, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.7",
+    )
+    assert other.status_code == 302

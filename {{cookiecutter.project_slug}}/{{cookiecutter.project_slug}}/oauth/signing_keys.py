@@ -1,0 +1,52 @@
+"""
+The OIDC signing keys on disk: the active one, and the inactive ones it replaced.
+
+An inactive key stays in the JWKS until every ID token it signed has expired, so relying
+parties can still verify them (OIDC Core 1.0 §10.1.1, "Rotation of Asymmetric Signing Keys").
+"""
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from oauth2_provider.utils import jwk_from_pem
+
+# Inactive keys are named after the moment they were replaced, when the lifetime of the
+# last ID tokens they signed starts counting, then their kid: 20250102T030405Z-<kid>.key.
+RETIRED_AT_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def key_id(pem: str) -> str:
+    """The `kid` that DOT puts in the ID token header and the JWKS: the RFC 7638 thumbprint."""
+    return jwk_from_pem(pem).thumbprint()
+
+
+def write_new_private_key(path: Path, bits: int) -> str:
+    """Write a fresh RSA key, readable by its owner only, atomically; return its PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    os.replace(temporary, path)
+    return pem.decode()
+
+
+def inactive_key_path(inactive_dir: Path, pem: str, retired_at: datetime) -> Path:
+    return inactive_dir / f"{retired_at.strftime(RETIRED_AT_FORMAT)}-{key_id(pem)}.key"
+
+
+def retired_at(path: Path) -> datetime | None:
+    """When an inactive key was replaced, from its name; None for a name not of that form."""
+    try:
+        return datetime.strptime(path.stem.partition("-")[0], RETIRED_AT_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
