@@ -28,6 +28,8 @@ def scopes_after_restart(**environment):
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
             "DJANGO_ENV_FILE": os.devnull,
+            # Discovery reads no table, but every request opens a transaction (ATOMIC_REQUESTS).
+            "DATABASE_URL": "sqlite://:memory:",
             "DJANGO_SECRET_KEY": "scopes-probe-" + "x" * 40,
             "DJANGO_ALLOWED_HOSTS": "testserver",
             **environment,

@@ -223,6 +223,13 @@ class Validator(oauth2_validators.OAuth2Validator):
     def validate_silent_authorization(self, request):
         return True
 
+    def _load_application(self, client_id, request):
+        # RFC 6749 Appendix A.1: a client_id is printable. DOT turns psycopg2's ValueError on a
+        # NUL into "no such client", but psycopg 3 raises DataError: a 500 on PostgreSQL.
+        if client_id and "\x00" in client_id:
+            return None
+        return super()._load_application(client_id, request)
+
     def authenticate_client(self, request, *args, **kwargs):
         try:
             return super().authenticate_client(request, *args, **kwargs)
@@ -391,6 +398,9 @@ class LogoutView(oauth2_views.RPInitiatedLogoutView):
     """OIDC RP-Initiated Logout, whose confirmation form's answer redirects to the client."""
 
     def get_request_application(self, id_token, client_id):
+        if client_id and "\x00" in client_id:
+            # RFC 6749 Appendix A.1 (see Validator._load_application).
+            raise InvalidOIDCClientError
         try:
             return super().get_request_application(id_token, client_id)
         except get_application_model().DoesNotExist:
