@@ -190,3 +190,14 @@ def subprocess_cookiecutter(output_dir, *assignments):
         stdin=subprocess.DEVNULL,
         env=project_env(),
     )
+
+
+def test_every_conformance_row_names_a_real_test(baked):
+    project, _ = baked
+    readme = (project / "README.md").read_text()
+    section = readme.split("## Standards conformance", 1)[1].split("\n## ", 1)[0]
+    references = re.findall(r"`(template: )?(tests/[\w/]+\.py)::(\w+)`", section)
+    assert len(references) > 50
+    for in_template, path, name in references:
+        test_file = (TEMPLATE_DIR if in_template else project) / path
+        assert re.search(rf"^def {name}\(", test_file.read_text(), re.M), f"{path}::{name} does not exist"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from .conftest import project_env, run, venv_manage
+from .conftest import SECRET_KEYS, project_env, run, venv_manage
 from .oauth_helpers import authorization_params, sign_in_and_consent, token_request
 
 pytestmark = pytest.mark.xdist_group("full_setup")
@@ -71,7 +71,7 @@ def test_generated_test_suite_passes_in_its_own_virtualenv(project):
     assert "failed" not in result.stdout
 
 
-def test_git_repository_tracks_no_secret(project):
+def test_git_repository_tracks_no_secret(project, env_values):
     assert (project / ".git" / "hooks" / "pre-commit").is_file(), "pre-commit install did not run"
     run(["git", "add", "-A"], cwd=project)
     tracked = run(["git", "ls-files"], cwd=project).stdout.split()
@@ -79,6 +79,11 @@ def test_git_repository_tracks_no_secret(project):
     for private in (".env", "keys/oidc.key", "db.sqlite3"):
         assert private not in tracked
     assert not any(name.startswith((".venv/", "keys/")) for name in tracked)
+    secrets = [env_values[key] for key in SECRET_KEYS]
+    for name in tracked:
+        content = (project / name).read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in content, f"a secret from .env is in the tracked file {name}"
     bin_dir = Path(sys.prefix) / "bin"
     for tool in ("check-added-large-files", "check-merge-conflict", "detect-private-key"):
         run([str(bin_dir / tool), *tracked], cwd=project)
