@@ -158,8 +158,8 @@ class BruteForceThrottleMiddleware:
             for kind, value, _limit in client_counters(request):
                 if value:
                     record_failure(kind, value)
-        elif response.status_code < 300 and client_id_of(request):
-            forget_failures("client", client_id_of(request))
+        elif response.status_code < 300 and (client_id := client_id_of(request)):
+            forget_failures("client", client_id)
 
 
 @receiver(user_login_failed)

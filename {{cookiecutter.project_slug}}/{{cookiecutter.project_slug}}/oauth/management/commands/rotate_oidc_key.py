@@ -27,10 +27,10 @@ class Command(BaseCommand):
         # A second name for the old key first, then the new key replaces the first name in
         # one rename: at no moment is either key missing from disk.
         os.link(path, inactive)
-        write_new_private_key(path, bits)
+        new_pem = write_new_private_key(path, bits)
         self.stdout.write(
             f"Signing key rotated: {key_id(old_pem)} is now inactive ({inactive}), "
-            f"{key_id(path.read_text())} signs.\n"
+            f"{key_id(new_pem)} signs.\n"
             "Restart the workers (gunicorn: kill -HUP <master pid>) so they use it. Retire the "
             "old key with `manage.py retire_oidc_keys` once ID tokens it signed have expired."
         )
