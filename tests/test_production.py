@@ -534,7 +534,10 @@ def test_logs_are_json_lines_with_request_ids_and_never_a_secret(
     entries = log_entries(log)
     [traced_line] = [entry for entry in entries if entry.get("path") == "/api/me/"]
     assert traced_line["request_id"] == "edge-1234" and traced_line["status"] == 200
-    assert {entry["logger"] for entry in entries} >= {"gunicorn.error", "config.request_logging"}
+    assert {entry["logger"] for entry in entries} >= {
+        "gunicorn.error",
+        "my_authorization_server.middleware.request_logging",
+    }
     used = {
         "admin password": env_values["DJANGO_SUPERUSER_PASSWORD"],
         "secret key": env_values["DJANGO_SECRET_KEY"],

@@ -28,14 +28,14 @@ max_requests_jitter = 200
 # Heartbeat files on a memory file system: a slow disk must not look like a stuck worker.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
-# Requests are logged by the application (config/request_logging.py): one JSON line each,
+# Requests are logged by the application ({{ cookiecutter.project_slug }}/middleware/request_logging.py): one JSON line each,
 # with the request id and without the query string, where authorization codes travel.
 accesslog = None
 # Gunicorn's own messages (worker boot, timeouts) in the same JSON form as the application's.
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "config.request_logging.JSONFormatter"}},
+    "formatters": {"json": {"()": "{{ cookiecutter.project_slug }}.middleware.request_logging.JSONFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "loggers": {"gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

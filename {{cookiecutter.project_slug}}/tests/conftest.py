@@ -3,9 +3,11 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from importlib import import_module
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from jwcrypto import jwk, jwt
@@ -13,6 +15,11 @@ from oauth2_provider.models import get_application_model
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8000/demo/callback/"
 PASSWORD = "a-Long-test-password-42"
+
+
+def project_module(name):
+    """A module of the project's package, e.g. project_module("oauth.signing_keys")."""
+    return import_module(f"{settings.PROJECT_PACKAGE}.{name}")
 
 
 @dataclass(frozen=True)
@@ -163,3 +170,80 @@ def exchange(client, demo_client):
 @pytest.fixture
 def application_model():
     return get_application_model()
+
+
+ISSUER = "http://testserver"
+OTHER_REDIRECT_URI = "http://127.0.0.1:8000/other/callback/"
+
+
+def token_request(client, credentials, **data):
+    return client.post("/o/token/", data, HTTP_AUTHORIZATION=credentials.basic_auth)
+
+
+def api_me_status(client, access_token):
+    return client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code
+
+
+@pytest.fixture
+def demo_application(application_model, demo_client):
+    return application_model.objects.get(client_id=demo_client.client_id)
+
+
+def register_client(application_model, secret, **fields):
+    """A confidential client with that secret; return its Credentials."""
+    application = application_model.objects.create(
+        client_type=application_model.CLIENT_CONFIDENTIAL, client_secret=secret, **fields
+    )
+    return Credentials(application.client_id, secret)
+
+
+@pytest.fixture
+def other_client(application_model, seeded):
+    """A second authorization-code client with the demo client's redirect URI."""
+    return register_client(
+        application_model,
+        "other-client-secret-" + "x" * 40,
+        name="other app",
+        authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=DEMO_REDIRECT_URI,
+        algorithm=application_model.RS256_ALGORITHM,
+    )
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return user
+
+
+def authorize_with(client, request, **extra):
+    return client.get("/o/authorize/", {**request.params, **extra})
+
+
+def assert_error_sent_to_the_client(response, request, error):
+    """RFC 6749 §4.1.2.1 and RFC 9207 §2: a redirect to the client with the error, its state and iss."""
+    assert response.status_code == 302
+    assert response["Location"].startswith(request.redirect_uri)
+    assert query_of(response["Location"]) == {"error": error, "state": request.state, "iss": ISSUER}
+
+
+def sign_in_again(client, user, login_location):
+    """Submit the login form the server sent a signed-in user to; return where it continues."""
+    login_page = client.get(login_location)
+    assert login_page.status_code == 200, "the login form is shown although a session exists"
+    next_url = login_page.context["next"]
+    response = client.post(
+        "/accounts/login/", {"username": user.username, "password": PASSWORD, "next": next_url}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == next_url
+    return next_url
+
+
+def consent_and_exchange(client, request, exchange):
+    code = query_of(client.post(request.url, {**request.params, "allow": "Authorize"})["Location"])["code"]
+    return verify_id_token(client, exchange(request, code).json()["id_token"])
+
+
+def revoke(client, credentials, **data):
+    return client.post("/o/revoke_token/", data, HTTP_AUTHORIZATION=credentials.basic_auth)

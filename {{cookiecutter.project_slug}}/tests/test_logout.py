@@ -35,3 +35,13 @@ def test_logout_refuses_an_unregistered_redirect(client, authorize, exchange):
     )
     assert response.status_code == 400
     assert client.get("/").context["user"].is_authenticated
+
+
+def test_logout_with_an_unknown_client_is_an_error_page(client, signed_in):
+    """RP-Initiated Logout 1.0 §4: a request that does not validate is refused, not followed (DOT: 500)."""
+    response = client.get(
+        "/o/logout/", {"client_id": "no-such-client", "post_logout_redirect_uri": DEMO_REDIRECT_URI}
+    )
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert client.get("/").context["user"].is_authenticated

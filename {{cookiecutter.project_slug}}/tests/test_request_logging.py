@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from config.request_logging import JSONFormatter, RequestIDFilter
+from .conftest import PASSWORD, project_module
 
-from .conftest import PASSWORD
+request_logging = project_module("middleware.request_logging")
 
 pytestmark = pytest.mark.django_db
 
@@ -19,11 +19,11 @@ def log_lines():
     handler = next(
         handler
         for handler in logging.getLogger().handlers
-        if any(isinstance(log_filter, RequestIDFilter) for log_filter in handler.filters)
+        if any(isinstance(log_filter, request_logging.RequestIDFilter) for log_filter in handler.filters)
     )
     stream, formatter = io.StringIO(), handler.formatter
     previous_stream = handler.setStream(stream)
-    handler.setFormatter(JSONFormatter())
+    handler.setFormatter(request_logging.JSONFormatter())
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     handler.setStream(previous_stream)
     handler.setFormatter(formatter)
@@ -47,7 +47,7 @@ def test_any_other_request_id_is_replaced_by_a_fresh_one(client, offered):
 def test_every_line_of_a_request_carries_its_id_and_no_query_string(client, log_lines):
     client.get("/no/such/page/?code=secret-code", HTTP_X_REQUEST_ID="req-1")
     lines = log_lines()
-    assert {line["logger"] for line in lines} >= {"django.request", "config.request_logging"}
+    assert {line["logger"] for line in lines} >= {"django.request", request_logging.__name__}
     assert {line["request_id"] for line in lines} == {"req-1"}
     assert "secret-code" not in json.dumps(lines)
 
@@ -55,7 +55,7 @@ def test_every_line_of_a_request_carries_its_id_and_no_query_string(client, log_
 def test_the_json_formatter_writes_named_fields_only():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("world",), None)
     record.request = "<WSGIRequest: GET '/?code=leaked'>"
-    line = json.loads(JSONFormatter().format(record))
+    line = json.loads(request_logging.JSONFormatter().format(record))
     assert line["message"] == "hello world" and line["request_id"] == "-"
     assert "leaked" not in json.dumps(line)
 

@@ -14,9 +14,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from jwcrypto import jws, jwt
 
-from {{ cookiecutter.project_slug }}.oauth.signing_keys import inactive_key_path, key_id
+from .conftest import project_module, verify_id_token
 
-from .conftest import verify_id_token
+signing_keys = project_module("oauth.signing_keys")
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,12 +39,13 @@ def header_kid(id_token):
 
 
 def serve_keys(settings, key_file):
-    """What config/settings/base.py does at start-up, for the keys on disk now."""
+    """What the oauth app does at start-up, for the keys on disk now."""
     settings.OAUTH2_PROVIDER = {
         **settings.OAUTH2_PROVIDER,
-        "OIDC_RSA_PRIVATE_KEY": key_file.read_text(),
-        "OIDC_RSA_PRIVATE_KEYS_INACTIVE": [path.read_text() for path in inactive_keys(key_file)],
+        "OIDC_RSA_PRIVATE_KEY": "",
+        "OIDC_RSA_PRIVATE_KEYS_INACTIVE": "",
     }
+    signing_keys.load_signing_keys(settings.OAUTH2_PROVIDER, key_file, key_file.parent / "inactive")
 
 
 def test_rotation_keeps_the_old_key_beside_the_new_one(key_file):
@@ -52,7 +53,7 @@ def test_rotation_keeps_the_old_key_beside_the_new_one(key_file):
     call_command("rotate_oidc_key", path=key_file, verbosity=0)
     [inactive] = inactive_keys(key_file)
     assert inactive.read_text() == old
-    assert inactive.name.endswith(f"-{key_id(old)}.key")
+    assert inactive.name.endswith(f"-{signing_keys.key_id(old)}.key")
     assert key_file.read_text() != old
     for path in (key_file, inactive):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -69,12 +70,12 @@ def test_id_tokens_signed_before_a_rotation_verify_until_the_key_is_retired(
 ):
     serve_keys(settings, key_file)
     before = exchange(*authorize()).json()["id_token"]
-    old_kid = key_id(key_file.read_text())
+    old_kid = signing_keys.key_id(key_file.read_text())
     assert header_kid(before) == old_kid
 
     call_command("rotate_oidc_key", path=key_file, verbosity=0)
     serve_keys(settings, key_file)
-    new_kid = key_id(key_file.read_text())
+    new_kid = signing_keys.key_id(key_file.read_text())
     published = [key["kid"] for key in client.get("/o/.well-known/jwks.json").json()["keys"]]
     assert published == [new_kid, old_kid]
     assert verify_id_token(client, before)["aud"]
@@ -94,8 +95,12 @@ def test_retiring_keeps_keys_whose_id_tokens_may_still_be_valid(key_file, settin
     inactive_dir.mkdir()
     lifetime = settings.OAUTH2_PROVIDER["ID_TOKEN_EXPIRE_SECONDS"]
     pem = key_file.read_text()
-    long_ago = inactive_key_path(inactive_dir, pem, timezone.now() - timedelta(seconds=lifetime + 60))
-    recently = inactive_key_path(inactive_dir, pem, timezone.now() - timedelta(seconds=lifetime - 60))
+    long_ago = signing_keys.inactive_key_path(
+        inactive_dir, pem, timezone.now() - timedelta(seconds=lifetime + 60)
+    )
+    recently = signing_keys.inactive_key_path(
+        inactive_dir, pem, timezone.now() - timedelta(seconds=lifetime - 60)
+    )
     unnamed = inactive_dir / "hand-made.key"
     for path in (long_ago, recently, unnamed):
         path.write_text(pem)
@@ -130,4 +135,7 @@ def test_settings_publish_inactive_keys_from_disk_and_from_the_environment(key_f
         check=True,
     )
     published = json.loads(result.stdout.splitlines()[-1])
-    assert [key_id(pem) for pem in published] == [key_id(from_environment.read_text()), key_id(on_disk)]
+    assert [signing_keys.key_id(pem) for pem in published] == [
+        signing_keys.key_id(from_environment.read_text()),
+        signing_keys.key_id(on_disk),
+    ]

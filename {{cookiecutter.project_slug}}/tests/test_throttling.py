@@ -2,9 +2,9 @@
 
 import pytest
 
-from {{ cookiecutter.project_slug }} import throttling
+from .conftest import PASSWORD, Credentials, project_module
 
-from .conftest import PASSWORD, Credentials
+throttling = project_module("middleware.throttling")
 
 pytestmark = pytest.mark.django_db
 
@@ -79,11 +79,11 @@ def test_the_admin_login_is_throttled_too(client, user):
 
 def test_the_pause_ends_with_the_window(client, user, monkeypatch):
     now = 1_000_000 * 900.0
-    monkeypatch.setattr(throttling.time, "time", lambda: now)
+    monkeypatch.setattr(throttling, "clock", lambda: now)
     for _ in range(LIMIT):
         sign_in(client, user.username, "wrong")
     assert sign_in(client, user.username, PASSWORD).status_code == 429
-    monkeypatch.setattr(throttling.time, "time", lambda: now + 900)
+    monkeypatch.setattr(throttling, "clock", lambda: now + 900)
     assert sign_in(client, user.username, PASSWORD).status_code == 302
 
 

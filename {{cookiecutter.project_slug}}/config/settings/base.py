@@ -7,7 +7,6 @@ https://django-environ.readthedocs.io/
 """
 
 import os
-import re
 from pathlib import Path
 
 import environ
@@ -23,6 +22,9 @@ if ENV_FILE.is_file():
 
 # GENERAL
 # ------------------------------------------------------------------------------
+# The Python package of this project: every dotted path below starts with it.
+PROJECT_PACKAGE = "{{ cookiecutter.project_slug }}"
+PROJECT_NAME = "{{ cookiecutter.project_name }}"
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -76,17 +78,23 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 # APPS
 # ------------------------------------------------------------------------------
-INSTALLED_APPS = [
+DJANGO_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "oauth2_provider",
-    "{{ cookiecutter.project_slug }}.users",
-    "{{ cookiecutter.project_slug }}.oauth",
 ]
+THIRD_PARTY_APPS = [
+    "oauth2_provider",
+]
+LOCAL_APPS = [
+    f"{PROJECT_PACKAGE}.users",
+    f"{PROJECT_PACKAGE}.oauth",
+    # Your own apps here.
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -103,7 +111,7 @@ LOGOUT_REDIRECT_URL = "home"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "{{ cookiecutter.project_slug }}.oauth.hashers.ClientSecretHasher",
+    f"{PROJECT_PACKAGE}.oauth.hashers.ClientSecretHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -114,9 +122,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
+# The project's own middleware is in {PROJECT_PACKAGE}/middleware/.
 MIDDLEWARE = [
     # First, so that every log line of the request, and every response, carries its id.
-    "config.request_logging.RequestIDMiddleware",
+    f"{PROJECT_PACKAGE}.middleware.request_logging.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,8 +133,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "{{ cookiecutter.project_slug }}.security_headers.ContentSecurityPolicyMiddleware",
-    "{{ cookiecutter.project_slug }}.throttling.BruteForceThrottleMiddleware",
+    f"{PROJECT_PACKAGE}.middleware.security_headers.ContentSecurityPolicyMiddleware",
+    f"{PROJECT_PACKAGE}.middleware.throttling.BruteForceThrottleMiddleware",
 ]
 
 # STATIC FILES
@@ -146,12 +155,11 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "{{ cookiecutter.project_slug }}.context_processors.server",
+                f"{PROJECT_PACKAGE}.pages.context_processors.server",
             ],
         },
     },
 ]
-PROJECT_NAME = "{{ cookiecutter.project_name }}"
 
 # SECURITY
 # ------------------------------------------------------------------------------
@@ -161,7 +169,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# Sent with every response by {{ cookiecutter.project_slug }}/security_headers.py. The pages load
+# Sent with every response by {PROJECT_PACKAGE}/middleware/security_headers.py. The pages load
 # scripts and styles from this site only (none inline), never in a frame (RFC 9700 §4.16),
 # and their forms submit here; the consent and logout pages add the client they redirect to.
 # https://www.w3.org/TR/CSP3/
@@ -178,7 +186,7 @@ CONTENT_SECURITY_POLICY = {
 # Failed sign-ins (per account and per IP address) and failed client authentications at the
 # token, revocation and introspection endpoints (per client_id and per IP address), counted
 # in the cache over fixed windows; at a limit, 429 with Retry-After until the window ends.
-# See {{ cookiecutter.project_slug }}/throttling.py. Several workers need a shared CACHE_URL.
+# See {PROJECT_PACKAGE}/middleware/throttling.py. Several workers need a shared CACHE_URL.
 THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=15 * 60)
 THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = env.int("THROTTLE_LOGIN_FAILURES_PER_ACCOUNT", default=10)
 THROTTLE_LOGIN_FAILURES_PER_IP = env.int("THROTTLE_LOGIN_FAILURES_PER_IP", default=50)
@@ -194,10 +202,10 @@ THROTTLE_IP_HEADER = env("THROTTLE_IP_HEADER", default="REMOTE_ADDR")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.request_logging.RequestIDFilter"}},
+    "filters": {"request_id": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.RequestIDFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "config.request_logging.JSONFormatter"},
+        "json": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.JSONFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}
@@ -225,10 +233,11 @@ OIDC_SCOPES = {
     "profile": "See your name and username",
     "email": "See your e-mail address",
 }
-SAMPLE_SCOPES = "{{ cookiecutter.oauth_scopes }}"
 OAUTH_APP_SCOPES = {
     name.strip(): description.strip()
-    for name, description in env.dict("OAUTH_SCOPES", default=env.parse_value(SAMPLE_SCOPES, dict)).items()
+    for name, description in env.dict(
+        "OAUTH_SCOPES", default=env.parse_value("{{ cookiecutter.oauth_scopes }}", dict)
+    ).items()
 }
 OAUTH_SCOPES = {**OIDC_SCOPES, **OAUTH_APP_SCOPES}
 # Granted when a client asks for no scope at all (RFC 6749 §3.3).
@@ -241,27 +250,20 @@ OAUTH_DEFAULT_SCOPES = [
 OAUTH_ISSUER = env("OAUTH_ISSUER", default="")
 
 # The OIDC signing key: PEM text in OIDC_RSA_PRIVATE_KEY, or a file (created by
-# `manage.py create_oidc_key`). Every worker must sign with the same key.
+# `manage.py create_oidc_key`). Every worker must sign with the same key. Keys replaced by
+# `manage.py rotate_oidc_key` stay published in the JWKS, so ID tokens they signed still
+# verify until they expire; `manage.py retire_oidc_keys` removes them. Where keys live in the
+# environment, OIDC_RSA_PRIVATE_KEYS_INACTIVE holds their PEM texts one after the other.
+# oauth/signing_keys.py loads them all when the app starts. See README, "Signing key rotation".
 OIDC_RSA_PRIVATE_KEY_FILE = BASE_DIR / env("OIDC_RSA_PRIVATE_KEY_FILE", default="keys/oidc.key")
-OIDC_RSA_PRIVATE_KEY = env.str("OIDC_RSA_PRIVATE_KEY", multiline=True, default="")
-if not OIDC_RSA_PRIVATE_KEY and OIDC_RSA_PRIVATE_KEY_FILE.is_file():
-    OIDC_RSA_PRIVATE_KEY = OIDC_RSA_PRIVATE_KEY_FILE.read_text()
-# Keys replaced by `manage.py rotate_oidc_key` stay published in the JWKS, so ID tokens
-# they signed still verify until they expire; `manage.py retire_oidc_keys` removes them.
-# Where keys live in the environment, OIDC_RSA_PRIVATE_KEYS_INACTIVE holds their PEM
-# texts one after the other. See README, "Signing key rotation".
 OIDC_INACTIVE_KEYS_DIR = OIDC_RSA_PRIVATE_KEY_FILE.parent / "inactive"
-PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)
-OIDC_RSA_PRIVATE_KEYS_INACTIVE = [
-    *PEM_PRIVATE_KEY.findall(env.str("OIDC_RSA_PRIVATE_KEYS_INACTIVE", multiline=True, default="")),
-    *(path.read_text() for path in sorted(OIDC_INACTIVE_KEYS_DIR.glob("*.key"))),
-]
 
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,
-    "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
-    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": OIDC_RSA_PRIVATE_KEYS_INACTIVE,
+    # Filled from the sources above by oauth/signing_keys.py unless given here.
+    "OIDC_RSA_PRIVATE_KEY": env.str("OIDC_RSA_PRIVATE_KEY", multiline=True, default=""),
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": env.str("OIDC_RSA_PRIVATE_KEYS_INACTIVE", multiline=True, default=""),
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
@@ -273,12 +275,13 @@ OAUTH2_PROVIDER = {
         "urn:ietf:params:oauth:grant-type:device_code",
     ],
     # RFC 8628 §3.2: the absolute URL a device tells its user to open. None builds it per
-    # request: /o/device/ on the issuer's origin (oauth/conformance.py). A shorter URL of
+    # request: /o/device/ on the issuer's origin (oauth/device.py). A shorter URL of
     # your own must lead to that page.
     "OAUTH_DEVICE_VERIFICATION_URI": None,
-    "OAUTH2_VALIDATOR_CLASS": "{{ cookiecutter.project_slug }}.oauth.validators.OAuth2Validator",
-    "OIDC_SERVER_CLASS": "{{ cookiecutter.project_slug }}.oauth.conformance.Server",
-    "OAUTH2_BACKEND_CLASS": "{{ cookiecutter.project_slug }}.oauth.conformance.OAuthLibCore",
+    # The request flows view -> backend -> server -> validator: README, "How a request flows".
+    "OAUTH2_BACKEND_CLASS": f"{PROJECT_PACKAGE}.oauth.server.OAuthLibCore",
+    "OIDC_SERVER_CLASS": f"{PROJECT_PACKAGE}.oauth.server.Server",
+    "OAUTH2_VALIDATOR_CLASS": f"{PROJECT_PACKAGE}.oauth.validator.Validator",
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
     # Lifetimes in seconds. Short-lived access tokens limit the damage of a leak

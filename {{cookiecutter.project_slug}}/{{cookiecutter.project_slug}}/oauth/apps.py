@@ -7,4 +7,11 @@ class OAuthConfig(AppConfig):
     verbose_name = "OAuth clients"
 
     def ready(self):
+        from django.conf import settings
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .signing_keys import load_signing_keys
+
+        load_signing_keys(
+            settings.OAUTH2_PROVIDER, settings.OIDC_RSA_PRIVATE_KEY_FILE, settings.OIDC_INACTIVE_KEYS_DIR
+        )

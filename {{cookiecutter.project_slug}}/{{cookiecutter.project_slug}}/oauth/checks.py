@@ -1,5 +1,6 @@
 """System checks that catch a broken OAuth configuration before the first request."""
 
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -29,6 +30,24 @@ def check_default_scopes(app_configs, **kwargs):
             f"OAUTH_DEFAULT_SCOPES names scopes that OAUTH_SCOPES does not define: {', '.join(unknown)}.",
             hint="Add them to OAUTH_SCOPES or remove them from OAUTH_DEFAULT_SCOPES in .env.",
             id="oauth.E002",
+        )
+    ]
+
+
+# RFC 6749 §3.3: a scope token is printable ASCII without space, quote or backslash.
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+@checks.register()
+def check_scope_names(app_configs, **kwargs):
+    bad = [name for name in settings.OAUTH_SCOPES if not SCOPE_TOKEN.fullmatch(name)]
+    if not bad:
+        return []
+    return [
+        checks.Error(
+            f"OAUTH_SCOPES has scope names that are not RFC 6749 scope tokens: {', '.join(map(repr, bad))}.",
+            hint="Write OAUTH_SCOPES=name=Description,name2=Description without spaces around , and =.",
+            id="oauth.E003",
         )
     ]
 

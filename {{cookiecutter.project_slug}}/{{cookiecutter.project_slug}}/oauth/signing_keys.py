@@ -6,6 +6,7 @@ parties can still verify them (OIDC Core 1.0 §10.1.1, "Rotation of Asymmetric S
 """
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,24 @@ from oauth2_provider.utils import jwk_from_pem
 # Inactive keys are named after the moment they were replaced, when the lifetime of the
 # last ID tokens they signed starts counting, then their kid: 20250102T030405Z-<kid>.key.
 RETIRED_AT_FORMAT = "%Y%m%dT%H%M%SZ"
+PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)
+
+
+def load_signing_keys(provider_settings, key_file: Path, inactive_dir: Path) -> None:
+    """Fill DOT's OIDC_RSA_PRIVATE_KEY and OIDC_RSA_PRIVATE_KEYS_INACTIVE at start-up (OAuthConfig.ready).
+
+    The active key is the PEM text given in settings, else the key file. The inactive keys are
+    the PEM texts given as one string, one after the other, and every key in `inactive_dir`; a
+    list given in settings is taken as it is.
+    """
+    if not provider_settings.get("OIDC_RSA_PRIVATE_KEY") and key_file.is_file():
+        provider_settings["OIDC_RSA_PRIVATE_KEY"] = key_file.read_text()
+    inactive = provider_settings.get("OIDC_RSA_PRIVATE_KEYS_INACTIVE") or ""
+    if isinstance(inactive, str):
+        provider_settings["OIDC_RSA_PRIVATE_KEYS_INACTIVE"] = [
+            *PEM_PRIVATE_KEY.findall(inactive),
+            *(path.read_text() for path in sorted(inactive_dir.glob("*.key"))),
+        ]
 
 
 def key_id(pem: str) -> str:

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from {{ cookiecutter.project_slug }}.oauth.signing_keys import write_new_private_key
+from ...signing_keys import write_new_private_key
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
-from {{ cookiecutter.project_slug }}.oauth.signing_keys import key_id, retired_at
+from ...signing_keys import key_id, retired_at
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from {{ cookiecutter.project_slug }}.oauth.signing_keys import inactive_key_path, key_id, write_new_private_key
+from ...signing_keys import inactive_key_path, key_id, write_new_private_key
 
 
 class Command(BaseCommand):

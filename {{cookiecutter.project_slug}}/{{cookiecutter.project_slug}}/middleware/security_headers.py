@@ -15,6 +15,8 @@ from django.conf import settings
 from django.urls import reverse
 from oauth2_provider.models import get_application_model
 
+from ..oauth.common import has_nul
+
 # Characters that would end a source expression or a directive.
 POLICY_SYNTAX = set(" ;,'\"\t\r\n")
 
@@ -34,7 +36,7 @@ def registered_redirect_uri(authorization_url):
         return None
     query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
     client_id = query.get("client_id", "")
-    if "\x00" in client_id:  # no client_id has one, and PostgreSQL cannot compare it
+    if has_nul(client_id):
         return None
     application = get_application_model().objects.filter(client_id=client_id).first()
     if application is None:

@@ -15,7 +15,6 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from django.core.signals import request_finished
-from django.dispatch import receiver
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Letters, digits and a little punctuation: nothing that could forge a log line or a header.
@@ -31,11 +30,13 @@ class RequestIDMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # Django logs 4xx and 5xx answers after the middleware returns: the id is forgotten
+        # only when the request has finished.
+        request_finished.connect(forget_request_id, dispatch_uid=__name__)
 
     def __call__(self, request):
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = offered if SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
-        # Until request_finished: Django logs 4xx and 5xx answers after the middleware returns.
         current_request_id.set(request_id)
         started = time.perf_counter()
         response = self.get_response(request)
@@ -56,7 +57,6 @@ class RequestIDMiddleware:
         return response
 
 
-@receiver(request_finished)
 def forget_request_id(**kwargs):
     current_request_id.set(NO_REQUEST)
 

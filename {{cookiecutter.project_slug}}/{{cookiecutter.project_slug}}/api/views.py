@@ -1,3 +1,9 @@
+"""
+The sample protected resource: replace it with your API, or copy its pattern.
+
+RFC 6750: the bearer token travels in the Authorization header.
+"""
+
 from django.conf import settings
 from django.http import JsonResponse
 from oauth2_provider.views import ScopedProtectedResourceMetadataView

@@ -1,0 +1,341 @@
+"""
+The authorization endpoint: RFC 6749 §3.1 and §4.1.1-4.1.2.1, RFC 7636, RFC 9207, RFC 9700,
+OpenID Connect Core §3.1.2 (prompt, max_age). Code: oauth/authorization.py.
+"""
+
+import base64
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import get_grant_model
+
+from .conftest import (
+    DEMO_REDIRECT_URI,
+    PASSWORD,
+    AuthorizationRequest,
+    assert_error_sent_to_the_client,
+    authorize_with,
+    consent_and_exchange,
+    query_of,
+    sign_in_again,
+    verify_id_token,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_page_is_shown_to_anonymous_users(client, demo_client):
+    request = AuthorizationRequest(demo_client.client_id)
+    response = client.get(request.url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_consent_page_names_the_client_and_describes_each_scope(client, user, demo_client):
+    client.force_login(user)
+    response = client.get(AuthorizationRequest(demo_client.client_id, scope="openid email read").url)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "demo web app" in page
+    for scope in ("openid", "email", "read"):
+        assert settings.OAUTH_SCOPES[scope] in page
+    assert settings.OAUTH_SCOPES["write"] not in page
+
+
+def test_full_flow_issues_tokens_and_a_valid_id_token(client, authorize, exchange, demo_client, user):
+    # OIDC Core §3.1.3.3 (token response) and §3.1.3.7 (ID token validation) as a relying party does them.
+    request, code = authorize()
+    response = exchange(request, code)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
+    assert set(body["scope"].split()) == {"openid", "profile", "email", "read"}
+    assert body["refresh_token"]
+
+    claims = verify_id_token(client, body["id_token"])
+    assert claims["iss"] == "http://testserver"
+    assert claims["aud"] == demo_client.client_id
+    assert claims["sub"] == str(user.pk)
+    assert claims["nonce"] == request.nonce
+    assert claims["email"] == "alice@example.com"
+    assert claims["name"] == "Alice Liddell"
+    assert claims["preferred_username"] == "alice"
+    assert claims["exp"] > claims["iat"]
+    # OIDC Core §3.1.3.6: at_hash is the left half of SHA-256 of the access token.
+    digest = hashlib.sha256(body["access_token"].encode()).digest()
+    assert claims["at_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def test_authorization_response_carries_the_issuer(client, user, demo_client):
+    # RFC 9207 §2: the iss parameter defends against mix-up attacks.
+    client.force_login(user)
+    request = AuthorizationRequest(demo_client.client_id)
+    response = client.post(request.url, {**request.params, "allow": "Authorize"})
+    assert query_of(response["Location"])["iss"] == "http://testserver"
+
+
+def test_denying_consent_redirects_with_access_denied(client, user, demo_client):
+    # RFC 6749 §4.1.2.1: access_denied, with the state, at the redirect URI.
+    client.force_login(user)
+    request = AuthorizationRequest(demo_client.client_id)
+    response = client.post(request.url, request.params)
+    assert response.status_code == 302
+    answer = query_of(response["Location"])
+    assert answer["error"] == "access_denied"
+    assert answer["state"] == request.state
+
+
+def test_pkce_is_required(client, user, demo_client):
+    # RFC 9700 §2.1.1 / OAuth 2.1 §4.1.1: no code without a code challenge.
+    client.force_login(user)
+    params = AuthorizationRequest(demo_client.client_id).params
+    del params["code_challenge"], params["code_challenge_method"]
+    response = client.get("/o/authorize/", params)
+    assert response.status_code == 302
+    assert query_of(response["Location"])["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("method", ["plain", None])
+def test_plain_pkce_is_refused_before_consent(client, user, demo_client, method):
+    # RFC 9700 §2.1.1: S256 only; a missing method means "plain" (RFC 7636 §4.3).
+    client.force_login(user)
+    request = AuthorizationRequest(demo_client.client_id)
+    params = {**request.params, "code_challenge": request.code_verifier, "code_challenge_method": method}
+    response = client.get("/o/authorize/", {k: v for k, v in params.items() if v is not None})
+    assert response.status_code == 302
+    assert query_of(response["Location"])["error"] == "invalid_request"
+
+
+def test_wrong_code_verifier_is_refused(authorize, exchange):
+    # RFC 7636 §4.6: the verifier must hash to the challenge, else invalid_grant.
+    request, code = authorize()
+    response = exchange(request, code, code_verifier="x" * 50)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_code_is_single_use(authorize, exchange):
+    # RFC 6749 §4.1.2: the client must not use a code more than once; the server refuses.
+    request, code = authorize()
+    assert exchange(request, code).status_code == 200
+    replay = exchange(request, code)
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+
+
+def test_redirect_uri_must_match_exactly(client, user, demo_client):
+    # RFC 9700 §4.1.1: exact string matching; a mismatch is shown, never redirected to.
+    client.force_login(user)
+    for uri in (DEMO_REDIRECT_URI + "extra", DEMO_REDIRECT_URI.rstrip("/"), "https://evil.example/cb"):
+        request = AuthorizationRequest(demo_client.client_id, redirect_uri=uri)
+        response = client.get(request.url)
+        assert response.status_code == 400, uri
+        assert b"invalid_request" in response.content or b"Mismatching redirect URI" in response.content
+
+
+@pytest.mark.parametrize("response_type", ["token", "id_token", "id_token token"])
+def test_implicit_grant_is_refused(client, user, demo_client, response_type):
+    # RFC 9700 §2.1.2: the implicit grant is not supported.
+    client.force_login(user)
+    params = {**AuthorizationRequest(demo_client.client_id).params, "response_type": response_type}
+    response = client.get("/o/authorize/", params)
+    assert response.status_code == 302
+    answer = query_of(response["Location"])
+    assert answer["error"] == "unsupported_response_type"
+    assert "access_token" not in response["Location"]
+
+
+def test_unknown_scope_is_refused(client, user, demo_client):
+    # RFC 6749 §4.1.2.1 and §3.3: invalid_scope.
+    client.force_login(user)
+    response = client.get(AuthorizationRequest(demo_client.client_id, scope="openid admin:everything").url)
+    assert response.status_code == 302
+    assert query_of(response["Location"])["error"] == "invalid_scope"
+
+
+def test_unknown_client_is_told_to_the_user_not_redirected(client, signed_in, demo_client):
+    """RFC 6749 §4.1.2.1: an invalid client_id is shown to the user, never redirected."""
+    response = client.get(AuthorizationRequest("no-such-client").url)
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert b"invalid_client" in response.content or b"invalid_request" in response.content
+
+
+def test_missing_client_id_is_told_to_the_user_not_redirected(client, signed_in, demo_client):
+    """RFC 6749 §4.1.2.1: a missing client_id is shown to the user, never redirected."""
+    params = AuthorizationRequest(demo_client.client_id).params
+    del params["client_id"]
+    response = client.get("/o/authorize/", params)
+    assert response.status_code == 400
+    assert "Location" not in response
+
+
+def test_repeated_parameter_is_refused_without_redirect(client, signed_in, demo_client):
+    """RFC 6749 §3.1: request parameters must not be included more than once."""
+    request = AuthorizationRequest(demo_client.client_id)
+    response = client.get(f"{request.url}&state=second")
+    assert response.status_code == 400
+    assert "Location" not in response
+
+
+def test_other_errors_go_to_the_client_with_state_and_issuer(client, signed_in, demo_client):
+    """RFC 6749 §4.1.2.1 and RFC 9207 §2: the error, the state and the issuer, at the redirect URI."""
+    request = AuthorizationRequest(demo_client.client_id, scope="openid no-such-scope")
+    assert_error_sent_to_the_client(client.get(request.url), request, "invalid_scope")
+
+
+def test_access_denied_carries_the_issuer(client, signed_in, demo_client):
+    """RFC 9207 §2: error responses carry iss too (DOT adds it to successful ones only)."""
+    request = AuthorizationRequest(demo_client.client_id)
+    assert_error_sent_to_the_client(client.post(request.url, request.params), request, "access_denied")
+
+
+def test_state_is_returned_exactly(client, signed_in, demo_client):
+    """RFC 6749 §4.1.2: state comes back exactly as the client sent it."""
+    request = AuthorizationRequest(demo_client.client_id)
+    request.state = "a b+c/d=é&?"
+    response = client.post(request.url, {**request.params, "allow": "Authorize"})
+    assert query_of(response["Location"])["state"] == request.state
+
+
+def test_response_to_a_form_post_is_302_not_307(client, user, demo_client):
+    """RFC 9700 §4.12: never 307 after a form carrying credentials (the browser would repost them)."""
+    request = AuthorizationRequest(demo_client.client_id)
+    login = client.post(
+        "/accounts/login/", {"username": user.username, "password": PASSWORD, "next": request.url}
+    )
+    assert login.status_code == 302
+    consent = client.post(request.url, {**request.params, "allow": "Authorize"})
+    assert consent.status_code == 302
+
+
+def test_loopback_redirect_uri_may_use_any_port(client, signed_in, demo_application, demo_client):
+    """RFC 8252 §7.3 (OAuth 2.1 §8.4.2): native apps' loopback redirect URIs match on any port."""
+    demo_application.redirect_uris = "http://127.0.0.1/callback"
+    demo_application.save()
+    request = AuthorizationRequest(demo_client.client_id, redirect_uri="http://127.0.0.1:51004/callback")
+    assert client.get(request.url).status_code == 200
+    request = AuthorizationRequest(demo_client.client_id, redirect_uri="http://127.0.0.1:51004/elsewhere")
+    assert client.get(request.url).status_code == 400
+
+
+def test_nul_in_a_parameter_is_invalid_request(client, signed_in, demo_client):
+    """RFC 6749 Appendix A: parameter values are printable characters."""
+    request = AuthorizationRequest(demo_client.client_id)
+    answer = query_of(authorize_with(client, request, nonce="a\x00b")["Location"])
+    assert answer["error"] == "invalid_request"
+
+
+def test_prompt_none_without_a_session_is_login_required(client, demo_client):
+    """OIDC Core §3.1.2.1 and §3.1.2.6: no page; login_required at the redirect URI."""
+    request = AuthorizationRequest(demo_client.client_id)
+    assert_error_sent_to_the_client(authorize_with(client, request, prompt="none"), request, "login_required")
+
+
+def test_prompt_none_never_redirects_to_an_unregistered_uri(client, demo_client):
+    """OIDC Core §3.1.2.6 with RFC 6749 §4.1.2.1: a bad redirect URI is shown, not followed."""
+    request = AuthorizationRequest(demo_client.client_id, redirect_uri="https://evil.example/cb")
+    response = authorize_with(client, request, prompt="none")
+    assert response.status_code == 400
+    assert "Location" not in response
+
+
+def test_prompt_none_without_consent_is_consent_required(client, signed_in, demo_client):
+    """OIDC Core §3.1.2.1: prompt=none shows no consent page; consent_required instead."""
+    request = AuthorizationRequest(demo_client.client_id)
+    response = authorize_with(client, request, prompt="none")
+    assert_error_sent_to_the_client(response, request, "consent_required")
+
+
+def test_prompt_none_for_a_preapproved_client_issues_a_code_silently(
+    client, signed_in, demo_application, demo_client
+):
+    """OIDC Core §3.1.2.1: with a session and consent on record, prompt=none succeeds without UI."""
+    demo_application.skip_authorization = True
+    demo_application.save()
+    request = AuthorizationRequest(demo_client.client_id)
+    response = authorize_with(client, request, prompt="none")
+    assert response.status_code == 302
+    assert query_of(response["Location"])["code"]
+
+
+def test_prompt_none_with_an_old_sign_in_and_max_age_is_login_required(client, signed_in, demo_client):
+    """OIDC Core §3.1.2.1: max_age needs a fresh sign-in, which prompt=none cannot ask for."""
+    type(signed_in).objects.filter(pk=signed_in.pk).update(last_login=timezone.now() - timedelta(hours=1))
+    request = AuthorizationRequest(demo_client.client_id)
+    answer = query_of(authorize_with(client, request, prompt="none", max_age="60")["Location"])
+    assert answer["error"] == "login_required"
+
+
+def test_prompt_none_with_another_value_is_invalid_request(client, signed_in, demo_client):
+    """OIDC Core §3.1.2.1: none with any other value is an error."""
+    request = AuthorizationRequest(demo_client.client_id)
+    answer = query_of(authorize_with(client, request, prompt="none login")["Location"])
+    assert answer["error"] == "invalid_request"
+
+
+def test_prompt_login_asks_a_signed_in_user_to_sign_in_again(client, signed_in, demo_client, exchange):
+    """OIDC Core §3.1.2.1 prompt=login, and §2 auth_time: the ID token tells when that sign-in was."""
+    long_ago = timezone.now() - timedelta(hours=1)
+    type(signed_in).objects.filter(pk=signed_in.pk).update(last_login=long_ago)
+    request = AuthorizationRequest(demo_client.client_id)
+    response = authorize_with(client, request, prompt="login")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    next_url = sign_in_again(client, signed_in, response["Location"])
+    assert "prompt" not in query_of(next_url)
+    assert client.get(next_url).status_code == 200
+    claims = consent_and_exchange(client, request, exchange)
+    assert claims["auth_time"] > long_ago.timestamp() + 60
+
+
+def test_max_age_older_than_the_sign_in_asks_to_sign_in_again(client, signed_in, demo_client, exchange):
+    """OIDC Core §3.1.2.1 max_age: an older sign-in forces a new one; auth_time then satisfies it."""
+    type(signed_in).objects.filter(pk=signed_in.pk).update(last_login=timezone.now() - timedelta(hours=1))
+    request = AuthorizationRequest(demo_client.client_id)
+    response = authorize_with(client, request, max_age="60")
+    assert response["Location"].startswith("/accounts/login/")
+    next_url = sign_in_again(client, signed_in, response["Location"])
+    assert client.get(next_url).status_code == 200
+    claims = consent_and_exchange(client, request, exchange)
+    assert timezone.now().timestamp() - claims["auth_time"] <= 60
+
+
+def test_max_age_younger_than_the_sign_in_goes_on(client, signed_in, demo_client, exchange):
+    """OIDC Core §3.1.2.1 max_age, §2 auth_time: a recent enough sign-in needs no other."""
+    request = AuthorizationRequest(demo_client.client_id)
+    assert authorize_with(client, request, max_age="3600").status_code == 200
+    claims = consent_and_exchange(client, request, exchange)
+    assert claims["auth_time"] == int(type(signed_in).objects.get(pk=signed_in.pk).last_login.timestamp())
+
+
+def test_malformed_max_age_is_invalid_request(client, signed_in, demo_client):
+    """OIDC Core §3.1.2.1: max_age is a number of seconds."""
+    request = AuthorizationRequest(demo_client.client_id)
+    answer = query_of(authorize_with(client, request, max_age="soon")["Location"])
+    assert (answer["error"], answer["state"]) == ("invalid_request", request.state)
+
+
+def test_prompt_consent_asks_even_a_preapproved_client(client, signed_in, demo_application, demo_client):
+    """OIDC Core §3.1.2.1 prompt=consent: the consent page, even where it would be skipped."""
+    demo_application.skip_authorization = True
+    demo_application.save()
+    request = AuthorizationRequest(demo_client.client_id)
+    assert authorize_with(client, request).status_code == 302
+    response = authorize_with(client, request, prompt="consent")
+    assert response.status_code == 200
+    assert b'name="allow"' in response.content
+
+
+def test_consent_form_is_protected_against_csrf(user, demo_client):
+    """RFC 6749 §10.12: the authorization endpoint's form needs the page's CSRF token."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    request = AuthorizationRequest(demo_client.client_id)
+    assert browser.post(request.url, {**request.params, "allow": "Authorize"}).status_code == 403
+    assert not get_grant_model().objects.exists()

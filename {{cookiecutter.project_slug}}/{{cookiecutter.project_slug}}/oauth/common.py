@@ -1,0 +1,47 @@
+"""
+Small pieces that several endpoints share: one definition each, so that a fix reaches them all.
+"""
+
+import hashlib
+
+from django.http import JsonResponse
+from oauth2_provider.models import AbstractApplication
+
+# DOT's names of the grants it stores on a client, and the grant_type the device grant uses.
+DEVICE_CODE_GRANT = AbstractApplication.GRANT_DEVICE_CODE
+CLIENT_CREDENTIALS = AbstractApplication.GRANT_CLIENT_CREDENTIALS
+AUTHORIZATION_CODE = AbstractApplication.GRANT_AUTHORIZATION_CODE
+
+# RFC 6749 §5.2: the scheme clients authenticate with at the token, revocation and
+# introspection endpoints, named in the 401's challenge.
+CLIENT_AUTHENTICATION_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
+
+
+def has_nul(*values):
+    """RFC 6749 Appendix A: parameter values are printable. No stored value holds a NUL, and
+    PostgreSQL cannot even compare one (psycopg 3 raises DataError: a 500)."""
+    return any(value and "\x00" in value for value in values)
+
+
+def token_checksum(token):
+    """How DOT finds a stored token (`token_checksum`): the SHA-256 of the token, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def lock_rows(queryset):
+    """Lock the matching rows until the transaction ends (ATOMIC_REQUESTS): of two requests
+    that redeem the same code or token at once, the second waits here for the first to commit,
+    then finds it used."""
+    return list(queryset.select_for_update())
+
+
+def oauth_error(error, description=None, status=400, **headers):
+    """An error answer shaped as RFC 6749 §5.2 says: JSON, never cached (§5.1)."""
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    response = JsonResponse(body, status=status)
+    response["Cache-Control"] = "no-store"
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response

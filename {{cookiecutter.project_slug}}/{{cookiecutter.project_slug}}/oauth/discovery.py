@@ -1,0 +1,59 @@
+"""
+The metadata documents clients configure themselves from, at the site root:
+OpenID Connect Discovery 1.0 (/.well-known/openid-configuration) and RFC 8414
+(/.well-known/oauth-authorization-server). Both name one issuer and say no more than the server does.
+"""
+
+import json
+
+from django.http import JsonResponse
+from oauth2_provider import views as oauth2_views
+from oauth2_provider.settings import oauth2_settings
+
+from .common import DEVICE_CODE_GRANT
+
+
+class DeviceMetadataMixin:
+    """RFC 8628 §4: metadata names the device authorization endpoint while the grant is offered."""
+
+    def device_metadata(self, request):
+        if DEVICE_CODE_GRANT not in oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED:
+            return {}
+        url = self._get_endpoint_url(request, "device-authorization", required=True)
+        return {"device_authorization_endpoint": url}
+
+
+def metadata_response(document):
+    response = JsonResponse(document)
+    # Browser-based clients read these documents from other origins.
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+class AuthorizationServerMetadataView(DeviceMetadataMixin, oauth2_views.OAuthServerMetadataView):
+    """DOT's RFC 8414 metadata, with the device authorization endpoint."""
+
+    def get(self, request, *args, **kwargs):
+        document = json.loads(super().get(request, *args, **kwargs).content)
+        return metadata_response({**document, **self.device_metadata(request)})
+
+
+class OpenIDConfigurationView(DeviceMetadataMixin, oauth2_views.ConnectDiscoveryInfoView):
+    """DOT's OpenID Provider metadata, saying no more than the server does."""
+
+    def get(self, request, *args, **kwargs):
+        document = json.loads(super().get(request, *args, **kwargs).content)
+        # HS256 ID tokens are keyed with the client secret, which is stored hashed
+        # here, so only RS256 can be issued (OIDC Discovery 1.0 §3).
+        document["id_token_signing_alg_values_supported"] = ["RS256"]
+        # OIDC Discovery 1.0 §3: an absent grant_types_supported means
+        # ["authorization_code", "implicit"], and implicit is off (RFC 9700 §2.1.2).
+        document["grant_types_supported"] = list(oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED)
+        # RFC 8414 §2 metadata, which OIDC Discovery 1.0 §3 admits too: a client configured
+        # from this document alone can also revoke (RFC 7009) and introspect (RFC 7662).
+        auth_methods = oauth2_settings.OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED
+        endpoints = {"revocation_endpoint": "revoke-token", "introspection_endpoint": "introspect"}
+        for endpoint, view_name in endpoints.items():
+            document[endpoint] = self._get_endpoint_url(request, view_name, required=True)
+            document[f"{endpoint}_auth_methods_supported"] = auth_methods
+        return metadata_response({**document, **self.device_metadata(request)})

@@ -1,0 +1,46 @@
+"""
+The OAuth 2.1 and OpenID Connect endpoints, in the `oauth2_provider` namespace DOT reverses.
+
+The discovery documents live at the site root, where OIDC Discovery 1.0 §4 and RFC 8414 §3 put
+them, so the issuer is the bare origin; every other endpoint lives under /o/.
+"""
+
+from django.urls import include, path
+from oauth2_provider import urls as oauth2_urls
+from oauth2_provider import views as oauth2_views
+
+from . import authorization, device, discovery, introspection, logout, revocation, token, userinfo
+
+app_name = "oauth2_provider"
+
+# DOT's own pages where the user of a device enters its code and answers (RFC 8628 §3.3).
+DEVICE_PAGES = ("device", "device-confirm", "device-grant-status")
+
+endpoints = [
+    path("authorize/", authorization.AuthorizationView.as_view(), name="authorize"),
+    path("token/", token.TokenView.as_view(), name="token"),
+    path("revoke_token/", revocation.RevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect/", introspection.IntrospectTokenView.as_view(), name="introspect"),
+    path("userinfo/", userinfo.UserInfoView.as_view(), name="user-info"),
+    path("logout/", logout.LogoutView.as_view(), name="rp-initiated-logout"),
+    path(".well-known/jwks.json", oauth2_views.JwksInfoView.as_view(), name="jwks-info"),
+    path("device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"),
+    *(route for route in oauth2_urls.base_urlpatterns if route.name in DEVICE_PAGES),
+]
+
+urlpatterns = [
+    # Ahead of DOT's own, which does not name the device authorization endpoint.
+    path(
+        ".well-known/oauth-authorization-server",
+        discovery.AuthorizationServerMetadataView.as_view(),
+        name="oauth-server-metadata",
+    ),
+    # RFC 9728 protected resource metadata.
+    *oauth2_urls.metadata_urlpatterns,
+    path(
+        ".well-known/openid-configuration",
+        discovery.OpenIDConfigurationView.as_view(),
+        name="oidc-connect-discovery-info",
+    ),
+    path("o/", include(endpoints)),
+]
