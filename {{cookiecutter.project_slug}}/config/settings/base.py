@@ -233,11 +233,11 @@ OIDC_SCOPES = {
     "profile": "See your name and username",
     "email": "See your e-mail address",
 }
+# The scopes this project was baked with, used when .env names none.
+SAMPLE_SCOPES = "{{ cookiecutter.oauth_scopes }}"
 OAUTH_APP_SCOPES = {
     name.strip(): description.strip()
-    for name, description in env.dict(
-        "OAUTH_SCOPES", default=env.parse_value("{{ cookiecutter.oauth_scopes }}", dict)
-    ).items()
+    for name, description in env.dict("OAUTH_SCOPES", default=env.parse_value(SAMPLE_SCOPES, dict)).items()
 }
 OAUTH_SCOPES = {**OIDC_SCOPES, **OAUTH_APP_SCOPES}
 # Granted when a client asks for no scope at all (RFC 6749 §3.3).
