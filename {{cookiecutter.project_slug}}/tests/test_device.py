@@ -1,5 +1,6 @@
-"""The device authorization grant (RFC 8628), as oauth/conformance.py completes DOT's."""
+"""The device authorization grant (RFC 8628), as oauth/device.py completes DOT's."""
 
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -43,10 +44,14 @@ def poll(client, device_code, client_id="tv-app"):
     return client.post("/o/token/", data)
 
 
+def enter(client, user_code, address="192.0.2.1"):
+    return client.post("/o/device/", {"user_code": user_code}, REMOTE_ADDR=address)
+
+
 def answer(client, user, user_code, action):
     """The user signs in, enters the code on the device page and allows or denies."""
     client.login(username=user.username, password=PASSWORD)
-    entered = client.post("/o/device/", {"user_code": user_code})
+    entered = enter(client, user_code)
     assert entered.status_code == 302, entered.content
     assert client.get(entered["Location"]).status_code == 200
     return client.post(entered["Location"], {"action": action})
@@ -112,3 +117,129 @@ def test_device_authorization_refuses_bad_requests(client, device_client, m2m_cl
     )
     assert (bad_query.status_code, bad_query.json()["error"]) == (400, "invalid_request")
     assert not get_device_grant_model().objects.exists()
+
+
+# slow_down: RFC 8628 §3.5
+
+
+def last_poll_was(seconds_ago):
+    """As if the device had waited: its last poll moved `seconds_ago` into the past."""
+    get_device_grant_model().objects.update(last_checked=timezone.now() - timedelta(seconds=seconds_ago))
+
+
+def test_a_device_polling_too_fast_is_slowed_down_for_good(client, device_client, settings):
+    # DOT builds each view's oauthlib server once, unless told to build it anew.
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "DEVICE_FLOW_INTERVAL": 2,
+        "ALWAYS_RELOAD_OAUTHLIB_CORE": True,
+    }
+    codes = start(client).json()
+    assert codes["interval"] == 2
+    # The first poll may come at once; the next one not.
+    assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    too_soon = poll(client, codes["device_code"])
+    assert (too_soon.status_code, too_soon.json()["error"]) == (400, "slow_down")
+    # From now on the device waits 5 seconds more: 2 are no longer enough, 7 are.
+    last_poll_was(3)
+    assert poll(client, codes["device_code"]).json()["error"] == "slow_down"
+    last_poll_was(13)
+    assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    assert get_device_grant_model().objects.get().interval == 12
+
+
+def test_a_device_keeping_the_interval_is_never_slowed_down(client, device_client, user):
+    codes = start(client).json()
+    for _ in range(3):
+        last_poll_was(codes["interval"])
+        assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    answer(client, user, codes["user_code"], "accept")
+    last_poll_was(codes["interval"])
+    assert poll(client, codes["device_code"]).status_code == 200
+
+
+def test_slow_down_tells_another_client_nothing(client, device_client, make_device_client):
+    make_device_client("other-app")
+    codes = start(client).json()
+    poll(client, codes["device_code"])
+    unknown = poll(client, "no-such-code", client_id="other-app")
+    for _ in range(3):
+        stolen = poll(client, codes["device_code"], client_id="other-app")
+        assert (stolen.status_code, stolen.json()["error"]) == (unknown.status_code, unknown.json()["error"])
+    # Nor do its polls slow the device down.
+    last_poll_was(codes["interval"])
+    assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
+
+
+# User codes: RFC 8628 §6.1, §5.1
+
+
+def test_user_codes_are_readable_and_unambiguous(client, device_client):
+    for _ in range(20):
+        user_code = start(client).json()["user_code"]
+        assert re.fullmatch(r"[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}", user_code), user_code
+    assert len(set(get_device_grant_model().objects.values_list("user_code", flat=True))) == 20
+
+
+def test_a_user_code_is_matched_whatever_its_case_and_separators(client, device_client, user):
+    typings = [
+        str.lower,
+        lambda code: code.replace("-", ""),
+        lambda code: f" {code[:4]} {code[-4:]} ".lower(),
+    ]
+    for typed in typings:
+        codes = start(client).json()
+        assert answer(client, user, typed(codes["user_code"]), "accept").status_code == 302
+        assert poll(client, codes["device_code"]).status_code == 200
+
+
+# Guessing user codes: RFC 8628 §5.1
+
+LIMIT = 3
+
+
+@pytest.fixture
+def small_limits(settings):
+    settings.THROTTLE_USER_CODE_FAILURES_PER_USER = LIMIT
+    settings.THROTTLE_USER_CODE_FAILURES_PER_IP = 2 * LIMIT
+
+
+def test_a_user_entering_wrong_codes_is_paused_even_for_the_right_one(
+    client, device_client, user, small_limits
+):
+    codes = start(client).json()
+    client.login(username=user.username, password=PASSWORD)
+    for _ in range(LIMIT):
+        assert enter(client, "BBBB-BBBB").status_code == 200
+    paused = enter(client, codes["user_code"])
+    assert paused.status_code == 429
+    assert 0 < int(paused["Retry-After"]) <= 15 * 60
+    assert b"Too many wrong device codes" in paused.content
+    # The code was not even looked at; the user, not the address, is paused.
+    assert get_device_grant_model().objects.get().user is None
+    assert enter(client, codes["user_code"], address="198.51.100.7").status_code == 429
+
+
+def test_an_address_entering_wrong_codes_is_paused_across_users(
+    client, device_client, user, django_user_model, small_limits
+):
+    codes = start(client).json()
+    for number in range(2):
+        guesser = django_user_model.objects.create_user(username=f"guesser{number}", password=PASSWORD)
+        client.force_login(guesser)
+        for _ in range(LIMIT):
+            enter(client, "BBBB-BBBB")
+    client.force_login(user)
+    assert enter(client, codes["user_code"]).status_code == 429
+    assert enter(client, codes["user_code"], address="198.51.100.7").status_code == 302
+
+
+def test_right_codes_never_count_and_clear_nothing(client, device_client, user, small_limits):
+    client.login(username=user.username, password=PASSWORD)
+    for _ in range(2 * LIMIT):
+        assert enter(client, start(client).json()["user_code"]).status_code == 302
+    for _ in range(LIMIT - 1):
+        enter(client, "BBBB-BBBB")
+    assert enter(client, start(client).json()["user_code"]).status_code == 302
+    enter(client, "BBBB-BBBB")
+    assert enter(client, start(client).json()["user_code"]).status_code == 429

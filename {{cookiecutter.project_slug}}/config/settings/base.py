@@ -183,15 +183,18 @@ CONTENT_SECURITY_POLICY = {
 
 # BRUTE-FORCE THROTTLING
 # ------------------------------------------------------------------------------
-# Failed sign-ins (per account and per IP address) and failed client authentications at the
-# token, revocation and introspection endpoints (per client_id and per IP address), counted
-# in the cache over fixed windows; at a limit, 429 with Retry-After until the window ends.
+# Failed sign-ins (per account and per IP address), failed client authentications at the
+# token, revocation and introspection endpoints (per client_id and per IP address) and wrong
+# user codes at the device page (per user and per IP address: RFC 8628 §5.1), counted in the
+# cache over fixed windows; at a limit, 429 with Retry-After until the window ends.
 # See {PROJECT_PACKAGE}/middleware/throttling.py. Several workers need a shared CACHE_URL.
 THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=15 * 60)
 THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = env.int("THROTTLE_LOGIN_FAILURES_PER_ACCOUNT", default=10)
 THROTTLE_LOGIN_FAILURES_PER_IP = env.int("THROTTLE_LOGIN_FAILURES_PER_IP", default=50)
 THROTTLE_CLIENT_FAILURES_PER_CLIENT = env.int("THROTTLE_CLIENT_FAILURES_PER_CLIENT", default=10)
 THROTTLE_CLIENT_FAILURES_PER_IP = env.int("THROTTLE_CLIENT_FAILURES_PER_IP", default=50)
+THROTTLE_USER_CODE_FAILURES_PER_USER = env.int("THROTTLE_USER_CODE_FAILURES_PER_USER", default=5)
+THROTTLE_USER_CODE_FAILURES_PER_IP = env.int("THROTTLE_USER_CODE_FAILURES_PER_IP", default=20)
 # The request.META key with the client's address: behind a proxy, the header it sets, e.g.
 # HTTP_X_FORWARDED_FOR (its last entry counts). Otherwise every client shares the proxy's.
 THROTTLE_IP_HEADER = env("THROTTLE_IP_HEADER", default="REMOTE_ADDR")
@@ -278,6 +281,9 @@ OAUTH2_PROVIDER = {
     # request: /o/device/ on the issuer's origin (oauth/device.py). A shorter URL of
     # your own must lead to that page.
     "OAUTH_DEVICE_VERIFICATION_URI": None,
+    # RFC 8628 §3.2, §3.5: seconds a device waits between polls; sooner gets slow_down, and 5
+    # seconds more to wait from then on (oauth/device.py).
+    "DEVICE_FLOW_INTERVAL": env.int("OAUTH_DEVICE_FLOW_INTERVAL", default=5),
     # The request flows view -> backend -> server -> validator: README, "How a request flows".
     "OAUTH2_BACKEND_CLASS": f"{PROJECT_PACKAGE}.oauth.server.OAuthLibCore",
     "OIDC_SERVER_CLASS": f"{PROJECT_PACKAGE}.oauth.server.Server",

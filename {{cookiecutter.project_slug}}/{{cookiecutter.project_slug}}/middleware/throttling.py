@@ -1,15 +1,18 @@
 """
-Brute-force throttling of failed sign-ins and failed client authentications.
+Brute-force throttling of failed sign-ins, failed client authentications and wrong device codes.
 
 Failures are counted in Django's cache over fixed windows of THROTTLE_WINDOW_SECONDS: per
 account and per client IP address at the login pages, per client_id and per IP address at
-the endpoints where OAuth clients authenticate. Once a count reaches its limit, further
-attempts are refused with 429 and a Retry-After header until the window ends, without
-checking the password or secret. A successful sign-in (or a successful request of a client)
-clears the count of that account (or client); successes never count.
+the endpoints where OAuth clients authenticate, per signed-in user and per IP address at the
+page where a device's user code is entered. Once a count reaches its limit, further attempts
+are refused with 429 and a Retry-After header until the window ends, without checking the
+password, secret or code. A successful sign-in (or a successful request of a client) clears
+the count of that account (or client); successes never count. A right user code clears
+nothing: anyone can have one, by starting a device flow of their own.
 
 Give every worker the same cache (CACHE_URL=redis://...) or each one counts on its own.
-RFC 6749 §10.10 asks for this (credential guessing), NIST SP 800-63B §5.2.2 for sign-ins.
+RFC 6749 §10.10 asks for this (credential guessing), NIST SP 800-63B §5.2.2 for sign-ins,
+RFC 8628 §5.1 for user codes, which are short enough to guess.
 """
 
 import base64
@@ -35,6 +38,7 @@ CLIENT_AUTHENTICATION_VIEWS = {
     "oauth2_provider:introspect",
     "oauth2_provider:device-authorization",
 }
+USER_CODE_VIEWS = {"oauth2_provider:device"}
 
 
 def seconds_left_in_window():
@@ -106,10 +110,18 @@ def client_counters(request):
     ]
 
 
-def too_many_sign_ins(request):
+def user_code_counters(request):
+    user = account_name(request.user.get_username()) if request.user.is_authenticated else ""
+    return [
+        ("user-code-user", user, settings.THROTTLE_USER_CODE_FAILURES_PER_USER),
+        ("user-code-ip", client_ip(request), settings.THROTTLE_USER_CODE_FAILURES_PER_IP),
+    ]
+
+
+def too_many_attempts(request, template):
     retry_after = seconds_left_in_window()
     context = {"minutes": math.ceil(retry_after / 60)}
-    response = render(request, "registration/too_many_attempts.html", context, status=429)
+    response = render(request, template, context, status=429)
     response["Retry-After"] = str(retry_after)
     return response
 
@@ -131,8 +143,11 @@ class BruteForceThrottleMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if self.view_name(request) in CLIENT_AUTHENTICATION_VIEWS and request.method == "POST":
+        view_name = self.view_name(request)
+        if view_name in CLIENT_AUTHENTICATION_VIEWS and request.method == "POST":
             self.count_client_authentication(request, response)
+        if view_name in USER_CODE_VIEWS and request.method == "POST":
+            self.count_user_code(request, response)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -140,9 +155,11 @@ class BruteForceThrottleMiddleware:
             return None
         view_name = self.view_name(request)
         if view_name in LOGIN_VIEWS and over_limit(login_counters(request, request.POST.get("username"))):
-            return too_many_sign_ins(request)
+            return too_many_attempts(request, "registration/too_many_attempts.html")
         if view_name in CLIENT_AUTHENTICATION_VIEWS and over_limit(client_counters(request)):
             return too_many_client_authentications()
+        if view_name in USER_CODE_VIEWS and over_limit(user_code_counters(request)):
+            return too_many_attempts(request, "oauth2_provider/device/too_many_attempts.html")
         return None
 
     @staticmethod
@@ -158,6 +175,15 @@ class BruteForceThrottleMiddleware:
                     record_failure(kind, value)
         elif response.status_code < 300 and (client_id := client_id_of(request)):
             forget_failures("client", client_id)
+
+    @staticmethod
+    def count_user_code(request, response):
+        # DOT's page redirects to the confirmation once the code is right (and an anonymous
+        # user to the sign-in page); it shows the form again, with the error, when it is not.
+        if response.status_code == 200:
+            for kind, value, _limit in user_code_counters(request):
+                if value:
+                    record_failure(kind, value)
 
 
 # Connected to Django's sign-in signals in users/apps.py.

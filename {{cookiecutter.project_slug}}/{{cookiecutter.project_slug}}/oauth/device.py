@@ -4,17 +4,24 @@ user enters and approves it on another screen.
 
 - `DeviceAuthorizationView`: the device authorization endpoint (§3.1-3.2), where the device
   gets its codes.
-- DOT's pages at /o/device/ (templates/oauth2_provider/device/): the user enters the code and
-  allows or denies (§3.3).
+- `DeviceUserCodeView` and DOT's pages after it at /o/device/ (templates/oauth2_provider/device/):
+  the user enters the code and allows or denies (§3.3). Wrong codes are throttled in
+  middleware/throttling.py (§5.1).
 - `load_device_grant` and `redeem_device_grant`: the token endpoint's answer to the device's
   polls (§3.4-3.5), run by oauthlib before and after it issues the token (see server.py).
 """
 
+import json
+import re
+import secrets
+from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.utils import timezone
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.models import get_device_grant_model
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.views.device import DeviceGrantForm
 from oauth2_provider.views.metadata import ServerMetadataViewMixin
 from oauthlib.oauth2 import DeviceApplicationServer
 from oauthlib.oauth2.rfc6749 import errors, utils
@@ -22,11 +29,61 @@ from oauthlib.oauth2.rfc8628 import errors as device_errors
 
 from .common import DEVICE_CODE_GRANT, lock_rows
 
+# User codes: RFC 8628 §6.1, §5.1
+
+# Base 20, as §6.1 suggests: no vowels (no words spelled by chance), no digits to mistake for
+# letters. 8 characters make 20**8, about 2**34.6 codes (§5.1's example); with wrong guesses
+# throttled per user and per address (THROTTLE_USER_CODE_FAILURES_PER_*, middleware/throttling.py),
+# an address's chance at a given code is about 2**-30 per window. DOT's own codes (base 32,
+# with 0/O and 1/I) must be typed exactly.
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+USER_CODE_LENGTH = 8
+
+
+def user_code_from(text):
+    """The stored form of a user code, however it was typed: §6.1 says to compare codes without
+    the dashes and other punctuation added for readability, and without regard to case. Shown
+    to the user as XXXX-XXXX; the same function forms new codes, so both sides always agree."""
+    characters = re.sub(r"[\W_]", "", text).upper()
+    if len(characters) != USER_CODE_LENGTH:
+        return characters  # matches no code
+    half = USER_CODE_LENGTH // 2
+    return f"{characters[:half]}-{characters[half:]}"
+
+
+def generate_user_code():
+    device_grants = get_device_grant_model().objects
+    while True:
+        characters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
+        user_code = user_code_from(characters)
+        # DOT finds a grant by its user code alone (and fails with a 500 on two).
+        if not device_grants.filter(user_code=user_code).exists():
+            return user_code
+
+
+class UserCodeForm(DeviceGrantForm):
+    def clean_user_code(self):
+        self.cleaned_data["user_code"] = user_code_from(self.cleaned_data["user_code"])
+        return super().clean_user_code()
+
+
+class DeviceUserCodeView(oauth2_views.DeviceUserCodeView):
+    """DOT's page where the user enters the code (§3.3), with codes compared as §6.1 says."""
+
+    form_class = UserCodeForm
+
+
 # Device authorization endpoint: RFC 8628 §3.1-3.2
 
 
 class DeviceAuthorizationServer(DeviceApplicationServer):
     """oauthlib's device authorization endpoint, with the checks it leaves out."""
+
+    def __init__(self, *args, **kwargs):
+        # Codes of our own (DOT's OAUTH_DEVICE_USER_CODE_GENERATOR takes a function, not its
+        # dotted path, and the settings cannot import this module).
+        kwargs["user_code_generator"] = generate_user_code
+        super().__init__(*args, **kwargs)
 
     def validate_device_authorization_request(self, request):
         # RFC 6749 Appendix B: the media type counts, not a charset parameter after it;
@@ -69,6 +126,18 @@ class DeviceAuthorizationView(ServerMetadataViewMixin, oauth2_views.DeviceAuthor
             data["verification_uri_complete"] = f"{verification_uri}?{query}"
         return headers, data, status
 
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200:
+            # RFC 8628 §3.5: polls are held to the interval the device was told (DOT stores its
+            # model's default, 5, whatever DEVICE_FLOW_INTERVAL says). The first poll may come at
+            # once: the interval spaces polls, it does not delay the first.
+            codes = json.loads(response.content)
+            get_device_grant_model().objects.filter(device_code=codes["device_code"]).update(
+                interval=codes["interval"], last_checked=timezone.now() - timedelta(seconds=codes["interval"])
+            )
+        return response
+
 
 # The device's polls at the token endpoint: RFC 8628 §3.4-3.5
 
@@ -98,7 +167,26 @@ def redeem_device_grant(request):
     if device_grant.is_expired():
         raise device_errors.ExpiredTokenError(request=request)
     if device_grant.status != device_grant.AUTHORIZED:
+        keep_to_the_interval(device_grant, request)
         raise device_errors.AuthorizationPendingError(request=request)
     # The authorization session has concluded: a replay of the code gets expired_token.
     device_grant.status = device_grant.EXPIRED
     device_grant.save(update_fields=["status"])
+
+
+# RFC 8628 §3.5: a device polling sooner than `interval` seconds after its previous poll gets
+# slow_down, and must wait 5 seconds longer from then on.
+SLOW_DOWN_SECONDS = 5
+
+
+def keep_to_the_interval(device_grant, request):
+    """Checked only once the poll comes from the code's own client, so slow_down tells nobody
+    else that the code exists, and nobody else's polls slow its device down. The last poll is
+    DOT's `last_checked`, in the database every worker shares (the row is locked since
+    load_device_grant, so of two polls at once the second sees the first)."""
+    too_soon = timezone.now() - device_grant.last_checked < timedelta(seconds=device_grant.interval)
+    if too_soon:
+        device_grant.interval += SLOW_DOWN_SECONDS
+    device_grant.save(update_fields=["interval", "last_checked"])  # last_checked: auto_now
+    if too_soon:
+        raise device_errors.SlowDownError(request=request)

@@ -13,8 +13,8 @@ from . import authorization, device, discovery, introspection, logout, revocatio
 
 app_name = "oauth2_provider"
 
-# DOT's own pages where the user of a device enters its code and answers (RFC 8628 §3.3).
-DEVICE_PAGES = ("device", "device-confirm", "device-grant-status")
+# DOT's own pages where the user of a device, once the code is entered, answers (RFC 8628 §3.3).
+DEVICE_PAGES = ("device-confirm", "device-grant-status")
 
 endpoints = [
     path("authorize/", authorization.AuthorizationView.as_view(), name="authorize"),
@@ -25,6 +25,7 @@ endpoints = [
     path("logout/", logout.LogoutView.as_view(), name="rp-initiated-logout"),
     path(".well-known/jwks.json", oauth2_views.JwksInfoView.as_view(), name="jwks-info"),
     path("device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"),
+    path("device/", device.DeviceUserCodeView.as_view(), name="device"),
     *(route for route in oauth2_urls.base_urlpatterns if route.name in DEVICE_PAGES),
 ]
 
