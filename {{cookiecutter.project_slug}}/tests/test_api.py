@@ -54,7 +54,12 @@ def test_user_token_speaks_for_the_user(client, authorize, exchange, user, demo_
 
 
 def test_token_in_the_query_string_is_refused(client, m2m_client):
-    # RFC 9700 §4.3.2 / RFC 6750 §5.3: never in the URL.
+    # RFC 9700 §4.3.2, OAuth 2.1 §5.2: never in the URL; RFC 6750 §3.1: a malformed request.
     token = client_credentials_token(client, m2m_client, "read")
     response = client.get(f"/api/me/?access_token={token}")
-    assert response.status_code == 401
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_request"')
+    # Not even beside a token in the header.
+    response = client.get(f"/api/me/?access_token={token}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 400

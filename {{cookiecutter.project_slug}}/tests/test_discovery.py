@@ -64,6 +64,12 @@ def test_standard_claims_are_advertised(openid_configuration):
     )
 
 
+def test_the_claims_parameter_is_advertised(openid_configuration):
+    # OIDC Discovery 1.0 §3: absent means unsupported (OIDC Core §5.5, claims.py).
+    assert openid_configuration["claims_parameter_supported"] is True
+    assert {"given_name", "family_name", "updated_at"} <= set(openid_configuration["claims_supported"])
+
+
 def test_jwks_publishes_the_rs256_signing_key(client, openid_configuration):
     keys = client.get(openid_configuration["jwks_uri"]).json()["keys"]
     assert len(keys) == 1

@@ -5,6 +5,7 @@ The UserInfo endpoint: OpenID Connect Core §5.3. Code: oauth/userinfo.py.
 import pytest
 
 from .conftest import (
+    token_request,
     verify_id_token,
 )
 
@@ -33,3 +34,40 @@ def test_userinfo_sub_is_the_id_token_sub(authorize, exchange, client):
     tokens = exchange(request, code).json()
     userinfo = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").json()
     assert userinfo["sub"] == verify_id_token(client, tokens["id_token"])["sub"]
+
+
+def test_token_in_the_query_string_is_refused_at_userinfo(client, authorize, exchange):
+    # RFC 9700 §4.3.2, OAuth 2.1 §5.2: never in the URL; RFC 6750 §3.1: a malformed request.
+    request, code = authorize()
+    token = exchange(request, code).json()["access_token"]
+    for method in (client.get, client.post):
+        response = method(f"/o/userinfo/?access_token={token}")
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+        assert response["WWW-Authenticate"].startswith('Bearer error="invalid_request"')
+
+
+def test_userinfo_takes_a_token_in_a_form_body_only_as_rfc_6750_allows(client, authorize, exchange, user):
+    # OIDC Core §5.3.1: GET or POST; RFC 6750 §2.2: a single-part form-encoded body, by POST.
+    request, code = authorize()
+    token = exchange(request, code).json()["access_token"]
+    form = "application/x-www-form-urlencoded"
+    response = client.post("/o/userinfo/", f"access_token={token}", content_type=form)
+    assert response.status_code == 200
+    assert response.json()["sub"] == str(user.pk)
+    multipart = client.post("/o/userinfo/", {"access_token": token})
+    twice = client.post(
+        "/o/userinfo/", f"access_token={token}", content_type=form, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    for refused in (multipart, twice):
+        assert refused.status_code == 400
+        assert refused["WWW-Authenticate"].startswith('Bearer error="invalid_request"')
+
+
+def test_a_token_that_speaks_for_no_user_is_invalid_token_at_userinfo(client, m2m_client):
+    # OIDC Core §5.3.3, RFC 6750 §3.1: a client-credentials token is no user's (DOT: a 500).
+    response = token_request(client, m2m_client, grant_type="client_credentials", scope="openid read")
+    token = response.json()["access_token"]
+    response = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')

@@ -1,20 +1,23 @@
 """
 The sample protected resource: replace it with your API, or copy its pattern.
 
-RFC 6750: the bearer token travels in the Authorization header.
+RFC 6750: the bearer token travels in the Authorization header (oauth.common.BearerTokenTransport).
 """
 
 from django.conf import settings
 from django.http import JsonResponse
 from oauth2_provider.views import ScopedProtectedResourceMetadataView
 
+from ..oauth.common import BearerTokenTransport
 
-class MeView(ScopedProtectedResourceMetadataView):
+
+class MeView(BearerTokenTransport, ScopedProtectedResourceMetadataView):
     """
     A sample protected resource: who the token speaks for, and what it may do.
 
     Answers 401 with a `WWW-Authenticate: Bearer` challenge without a valid token
-    and 403 `insufficient_scope` without the required scope (RFC 6750 §3).
+    and 403 `insufficient_scope` without the required scope (RFC 6750 §3); 400
+    `invalid_request` for a token in the query string (RFC 6750 §3.1, OAuth 2.1 §5.2).
     """
 
     # The first scope of OAUTH_SCOPES: `read` with the sample scopes.

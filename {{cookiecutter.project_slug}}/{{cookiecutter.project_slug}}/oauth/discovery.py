@@ -49,6 +49,9 @@ class OpenIDConfigurationView(DeviceMetadataMixin, oauth2_views.ConnectDiscovery
         # OIDC Discovery 1.0 §3: an absent grant_types_supported means
         # ["authorization_code", "implicit"], and implicit is off (RFC 9700 §2.1.2).
         document["grant_types_supported"] = list(oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED)
+        # OIDC Discovery 1.0 §3 (absent means false): the claims request parameter of OIDC Core
+        # §5.5 is checked (server.py) and honoured within the granted scopes (claims.py).
+        document["claims_parameter_supported"] = True
         # RFC 8414 §2 metadata, which OIDC Discovery 1.0 §3 admits too: a client configured
         # from this document alone can also revoke (RFC 7009) and introspect (RFC 7662).
         auth_methods = oauth2_settings.OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED

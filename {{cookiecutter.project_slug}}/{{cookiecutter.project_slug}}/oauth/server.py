@@ -12,6 +12,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 from oauthlib.openid import Server as OpenIDServer
 
+from .claims import parse_claims_request
 from .device import load_device_grant, redeem_device_grant
 
 
@@ -36,6 +37,8 @@ class Server(OpenIDServer):
         # refuses it only after consent, when the code is created.
         for grant in (self.auth_grant, self.openid_connect_auth.proxy_target):
             grant._code_challenge_methods = {"S256": code_challenge_method_s256}
+        # OIDC Core §5.5: a malformed claims request is invalid_request at the redirect URI.
+        self.openid_connect_auth.custom_validators.pre_auth.append(parse_claims_request)
 
 
 class OAuthLibCore(oauth2_backends.OAuthLibCore):

@@ -52,6 +52,15 @@ class Validator(oauth2_validators.OAuth2Validator):
     def validate_silent_authorization(self, request):
         return True
 
+    def validate_user_match(self, id_token_hint, scopes, claims_request, request):
+        # OIDC Core §5.5.1: an ID token asked for a particular sub goes to that user only; oauthlib
+        # answers login_required otherwise. The user is known once they answer the consent page
+        # (or are let through without it), before any code is made.
+        sub = claims.requested_sub(claims_request)
+        if sub is not None and request.user is not None and sub != self.subject_of(request):
+            return False
+        return super().validate_user_match(id_token_hint, scopes, claims_request, request)
+
     # Codes: RFC 6749 §4.1.2-4.1.3
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
@@ -92,3 +101,22 @@ class Validator(oauth2_validators.OAuth2Validator):
 
     def get_additional_claims(self):
         return claims.STANDARD_CLAIMS
+
+    def subject_of(self, request):
+        """The `sub` claim of request.user, as the ID token and UserInfo release it."""
+        sub = self.get_claim_dict(request)["sub"]
+        return sub(request) if callable(sub) else sub
+
+    def get_oidc_claims(self, token, token_handler, request):
+        # The ID token's claims about the user (DOT: every claim of the granted scopes, §5.4).
+        return claims.for_the_id_token(super().get_oidc_claims(token, token_handler, request), request.claims)
+
+    def get_userinfo_claims(self, request):
+        if request.user is None:
+            # OIDC Core §5.3.1, §5.3.3; RFC 6750 §3.1: UserInfo takes a token an OpenID authorization
+            # request issued for a user, so a client's own (client credentials) is invalid_token.
+            raise errors.InvalidTokenError(
+                description="This access token speaks for no user.", request=request
+            )
+        # DOT's UserInfo claims are its ID token claims: every claim of the granted scopes (§5.3.2, §5.4).
+        return claims.with_values(super().get_oidc_claims(request.access_token, None, request))
