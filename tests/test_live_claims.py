@@ -7,11 +7,13 @@ OpenID Connect Core 1.0 §5.1, §5.3, §5.5; RFC 6750 §2, §3.1; OAuth 2.1 §5.
 
 import json
 import time
+import uuid
 
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
+from .conftest import venv_manage
 from .live import checked, discover, query_of, sign_in, submit
 from .test_live_clients import verified_id_token_claims
 
@@ -166,3 +168,16 @@ def test_a_token_that_speaks_for_no_user_is_invalid_token_at_userinfo(sqlite_met
     answer = client.get(sqlite_metadata["userinfo_endpoint"])
     assert answer.status_code == 401
     assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+def test_sub_is_opaque_and_the_same_at_every_endpoint(metadata, env_values, project, live_database_env):
+    # OIDC Core §2: sub is stable and never reassigned; it is a random UUID, not the row's id,
+    # which would tell every relying party how many users there are (§17.3).
+    first, userinfo, client = claims_released(metadata, env_values, scope="openid read")
+    second, _, _ = claims_released(metadata, env_values, scope="openid read")
+    assert first["sub"] == second["sub"] == userinfo["sub"]
+    assert str(uuid.UUID(first["sub"])) == first["sub"]
+    assert client.get(f"{metadata['issuer']}/api/me/").json()["user"]["sub"] == first["sub"]
+    probe = "from django.contrib.auth import get_user_model; print(get_user_model().objects.get(is_superuser=True).pk)"
+    pk = venv_manage(project, "shell", "-c", probe, **live_database_env).stdout.split()[-1]
+    assert first["sub"] != pk

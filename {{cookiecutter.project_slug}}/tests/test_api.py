@@ -49,7 +49,7 @@ def test_user_token_speaks_for_the_user(client, authorize, exchange, user, demo_
     assert response.json() == {
         "client_id": demo_client.client_id,
         "scope": ["openid", "read"],
-        "user": {"sub": str(user.pk), "username": "alice"},
+        "user": {"sub": str(user.sub), "username": "alice"},
     }
 
 

@@ -60,7 +60,7 @@ def test_full_flow_issues_tokens_and_a_valid_id_token(client, authorize, exchang
     claims = verify_id_token(client, body["id_token"])
     assert claims["iss"] == "http://testserver"
     assert claims["aud"] == demo_client.client_id
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == str(user.sub)
     assert claims["nonce"] == request.nonce
     assert claims["email"] == "alice@example.com"
     assert claims["name"] == "Alice Liddell"

@@ -4,6 +4,7 @@ parameter: OpenID Connect Core §5.1, §5.3.2, §5.4, §5.5. Code: oauth/claims.
 """
 
 import json
+import uuid
 
 import pytest
 from django.db import connection
@@ -128,7 +129,7 @@ def test_a_claims_request_stays_within_the_granted_scopes(client, user, demo_cli
     for claims in sign_in_and_get_claims(
         client, user, demo_client, exchange, scope="openid email", claims=asked
     ):
-        assert claims["sub"] == str(user.pk)
+        assert claims["sub"] == str(user.sub)
         assert claims["email"] == "alice@example.com"
         assert not {"name", "preferred_username", "given_name"} & set(claims)
 
@@ -167,5 +168,5 @@ def test_an_id_token_for_another_sub_is_refused(client, signed_in, demo_client):
         claims = json.dumps({"id_token": {"sub": {"value": sub}}})
         return client.post(request.url, {**request.params, "claims": claims, "allow": "Authorize"})
 
-    assert_error_at_the_redirect_uri(consent_asking_for(f"{signed_in.pk}0"), request, "login_required")
-    assert "code" in query_of(consent_asking_for(str(signed_in.pk))["Location"])
+    assert_error_at_the_redirect_uri(consent_asking_for(str(uuid.uuid4())), request, "login_required")
+    assert "code" in query_of(consent_asking_for(str(signed_in.sub))["Location"])

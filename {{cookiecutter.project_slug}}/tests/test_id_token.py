@@ -2,11 +2,16 @@
 ID tokens and their claims: OpenID Connect Core §2, §3.1.3.7, §5. Code: oauth/claims.py, oauth/validator.py.
 """
 
+import uuid
+
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from .conftest import (
     ISSUER,
+    PASSWORD,
     AuthorizationRequest,
     consent_and_exchange,
     query_of,
@@ -53,8 +58,32 @@ def test_id_token_has_the_required_claims(authorize, exchange, client, demo_clie
     request, code = authorize()
     claims = verify_id_token(client, exchange(request, code).json()["id_token"])
     assert claims["iss"] == ISSUER
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == str(user.sub)
     assert claims["aud"] == demo_client.client_id
     assert claims["iat"] <= claims["exp"]
     assert claims["exp"] > timezone.now().timestamp()
     assert claims["auth_time"] <= claims["iat"]
+
+
+def test_sub_is_opaque_and_stable(authorize, exchange, client, user, django_user_model):
+    """OIDC Core §2, §17.3: sub is never reassigned, and tells nothing of other users (not the row's id)."""
+    subs = [verify_id_token(client, exchange(*authorize()).json()["id_token"])["sub"] for _ in range(2)]
+    assert subs == [str(user.sub)] * 2
+    assert subs[0] != str(user.pk) and str(uuid.UUID(subs[0])) == subs[0]
+    other = django_user_model.objects.create_user(username="bob", password=PASSWORD)
+    assert other.sub != user.sub
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_users_get_a_subject_identifier_of_their_own(django_user_model):
+    # A field default would give every existing row the same value: the migration gives each its own.
+    before = MigrationExecutor(connection)
+    before_sub = [("users", "0002_user_updated_at")]
+    before.migrate(before_sub)
+    historical = before.loader.project_state(before_sub).apps.get_model("users", "User")
+    for username in ("bob", "carol"):
+        historical.objects.create(username=username)
+    after = MigrationExecutor(connection)
+    after.migrate(after.loader.graph.leaf_nodes())
+    subs = set(django_user_model.objects.filter(username__in=["bob", "carol"]).values_list("sub", flat=True))
+    assert len(subs) == 2 and None not in subs

@@ -18,7 +18,7 @@ def test_userinfo_returns_the_claims_of_the_granted_scopes(client, authorize, ex
     token = exchange(request, code).json()["access_token"]
     response = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 200
-    assert response.json() == {"sub": str(user.pk), "email": "alice@example.com", "email_verified": False}
+    assert response.json() == {"sub": str(user.sub), "email": "alice@example.com", "email_verified": False}
 
 
 def test_userinfo_without_a_token_challenges(client):
@@ -54,7 +54,7 @@ def test_userinfo_takes_a_token_in_a_form_body_only_as_rfc_6750_allows(client, a
     form = "application/x-www-form-urlencoded"
     response = client.post("/o/userinfo/", f"access_token={token}", content_type=form)
     assert response.status_code == 200
-    assert response.json()["sub"] == str(user.pk)
+    assert response.json()["sub"] == str(user.sub)
     multipart = client.post("/o/userinfo/", {"access_token": token})
     twice = client.post(
         "/o/userinfo/", f"access_token={token}", content_type=form, HTTP_AUTHORIZATION=f"Bearer {token}"

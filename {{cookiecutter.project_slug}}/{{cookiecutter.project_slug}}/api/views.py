@@ -33,5 +33,5 @@ class MeView(BearerTokenTransport, ScopedProtectedResourceMetadataView):
         token = request.access_token
         body = {"client_id": token.application.client_id, "scope": token.scope.split()}
         if token.user is not None:
-            body["user"] = {"sub": str(token.user.pk), "username": token.user.get_username()}
+            body["user"] = {"sub": str(token.user.sub), "username": token.user.get_username()}
         return JsonResponse(body)
