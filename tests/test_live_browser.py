@@ -57,6 +57,7 @@ def register_web_client(project, client_id, redirect_uri):
         authorization_grant_type="authorization-code",
         redirect_uris=redirect_uri,
         algorithm="RS256",
+        allowed_scopes="openid read",
     )
     return client_id, redirect_uri
 

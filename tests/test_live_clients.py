@@ -141,13 +141,19 @@ def test_refresh_rotates_and_a_replay_kills_the_whole_family(metadata, env_value
 def test_revoked_tokens_introspect_as_inactive(metadata, env_values):
     _, client, token, _ = sign_in_with_authorization_code(metadata, env_values)
     introspect, revoke = metadata["introspection_endpoint"], metadata["revocation_endpoint"]
-    active = client.introspect_token(introspect, token=token["access_token"]).json()
+    # The seeded machine-to-machine client is the resource server that may introspect (RFC 7662 §2.1).
+    resource_server = checked(
+        OAuth2Session(env_values["OAUTH_M2M_CLIENT_ID"], env_values["OAUTH_M2M_CLIENT_SECRET"])
+    )
+    active = resource_server.introspect_token(introspect, token=token["access_token"]).json()
     assert active["active"] is True
     assert (active["client_id"], active["scope"]) == (env_values["OAUTH_DEMO_CLIENT_ID"], SCOPE)
 
     for token_type in ("access_token", "refresh_token"):
         assert client.revoke_token(revoke, token=token[token_type], token_type_hint=token_type).ok
-        answer = client.introspect_token(introspect, token=token[token_type], token_type_hint=token_type)
+        answer = resource_server.introspect_token(
+            introspect, token=token[token_type], token_type_hint=token_type
+        )
         assert answer.json() == {"active": False}  # RFC 7662 §2.2: nothing more
     assert api_me(client, metadata["issuer"]).status_code == 401
 

@@ -161,6 +161,7 @@ def register_clients(project, database_url, env_values, name):
         authorization_grant_type="authorization-code",
         redirect_uris=RP_REDIRECT_URI,
         algorithm="RS256",
+        allowed_scopes="openid profile email read",
     )
     register_client(
         project,
@@ -170,6 +171,9 @@ def register_clients(project, database_url, env_values, name):
         name=f"{name} machine client",
         client_type="confidential",
         authorization_grant_type="client-credentials",
+        allowed_scopes="read",
+        # It introspects tokens (RFC 7662): a resource server.
+        is_resource_server=True,
     )
     values = {
         **env_values,

@@ -48,6 +48,9 @@ def client_env(monkeypatch):
         "OAUTH_DEMO_REDIRECT_URI": DEMO_REDIRECT_URI,
         "OAUTH_M2M_CLIENT_ID": "m2m-" + secrets.token_hex(8),
         "OAUTH_M2M_CLIENT_SECRET": secrets.token_urlsafe(48),
+        # Empty: the seed's defaults, from the test settings' scopes whatever .env lists.
+        "OAUTH_DEMO_ALLOWED_SCOPES": "",
+        "OAUTH_M2M_ALLOWED_SCOPES": "",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -15,6 +15,7 @@ from oauth2_provider.models import get_grant_model
 
 from .conftest import (
     DEMO_REDIRECT_URI,
+    ISSUER,
     PASSWORD,
     AuthorizationRequest,
     assert_error_sent_to_the_client,
@@ -111,6 +112,25 @@ def test_plain_pkce_is_refused_before_consent(client, user, demo_client, method)
     assert query_of(response["Location"])["error"] == "invalid_request"
 
 
+def assert_invalid_request_sent_to_the_client(response, request, parameter):
+    """RFC 6749 §4.1.2.1: invalid_request at the redirect URI, with the state, naming the parameter."""
+    assert response.status_code == 302
+    assert response["Location"].startswith(request.redirect_uri)
+    answer = query_of(response["Location"])
+    assert (answer["error"], answer["state"], answer["iss"]) == ("invalid_request", request.state, ISSUER)
+    assert parameter in answer["error_description"]
+
+
+@pytest.mark.parametrize(
+    "challenge", ["x", "a" * 42, "a" * 44, "a" * 42 + "=", "a" * 42 + "+", "a" * 42 + "."]
+)
+def test_malformed_code_challenge_is_refused_before_consent(client, signed_in, demo_client, challenge):
+    """RFC 7636 §4.2: an S256 challenge is 43 base64url characters; §4.4.1: else invalid_request."""
+    request = AuthorizationRequest(demo_client.client_id)
+    request.code_challenge = challenge
+    assert_invalid_request_sent_to_the_client(authorize_with(client, request), request, "code_challenge")
+
+
 def test_wrong_code_verifier_is_refused(authorize, exchange):
     # RFC 7636 §4.6: the verifier must hash to the challenge, else invalid_grant.
     request, code = authorize()
@@ -193,6 +213,45 @@ def test_access_denied_carries_the_issuer(client, signed_in, demo_client):
     """RFC 9207 §2: error responses carry iss too (DOT adds it to successful ones only)."""
     request = AuthorizationRequest(demo_client.client_id)
     assert_error_sent_to_the_client(client.post(request.url, request.params), request, "access_denied")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("scope", "read " * 205),
+        ("nonce", "n" * 256),
+        ("claims", '{"userinfo": {"email": null, "x": "' + "x" * 4096 + '"}}'),
+        ("resource", ["https://api.example.com/"] * 11),
+        ("resource", "https://api.example.com/" + "x" * 2048),
+    ],
+)
+def test_oversized_parameters_are_invalid_request(client, signed_in, demo_client, name, value):
+    """Every stored parameter has a bound (oauth/common.py, PARAMETER_LIMITS) a real client never
+    reaches: beyond it, invalid_request at the redirect URI (RFC 6749 §4.1.2.1), and no code."""
+    request = AuthorizationRequest(demo_client.client_id)
+    response = client.get("/o/authorize/", {**request.params, name: value})
+    assert_invalid_request_sent_to_the_client(response, request, name)
+    assert not get_grant_model().objects.exists()
+
+
+def test_oversized_state_is_invalid_request_without_the_state(client, signed_in, demo_client):
+    """The one parameter that is sent back: not when it is too long to be a client's."""
+    request = AuthorizationRequest(demo_client.client_id)
+    response = client.get("/o/authorize/", {**request.params, "state": "s" * 2049})
+    assert response.status_code == 302
+    answer = query_of(response["Location"])
+    assert (answer["error"], answer["iss"], "state" in answer) == ("invalid_request", ISSUER, False)
+
+
+def test_parameters_at_their_bounds_are_accepted_and_scopes_stored_once(client, signed_in, demo_client):
+    request = AuthorizationRequest(demo_client.client_id, scope="openid read openid read")
+    request.state, request.nonce = "s" * 2048, "n" * 255
+    resources = {"resource": ["https://api.example.com/"] * 10}
+    assert client.get("/o/authorize/", {**request.params, **resources}).status_code == 200
+    answer = client.post(request.url, {**request.params, "allow": "Authorize"})
+    assert query_of(answer["Location"])["state"] == request.state
+    grant = get_grant_model().objects.get()
+    assert (grant.nonce, grant.scope) == (request.nonce, "openid read")
 
 
 def test_state_is_returned_exactly(client, signed_in, demo_client):

@@ -336,3 +336,60 @@ def test_signed_in_hostile_authorization_and_logout_requests(world, user, data):
     response = send(browser, method, ALL_ENDPOINTS[name], query, body, content_type, None)
     assert_answer_follows_the_specs(name, response)
     assert database_snapshot() == before
+
+
+@pytest.fixture
+def callers(world, seeded, application_model):
+    """Clients that authenticate to introspect, each with what it may be answered (RFC 7662 §2.1-2.3)."""
+    application_model.objects.create(
+        client_id="public-tv",
+        client_type=application_model.CLIENT_PUBLIC,
+        authorization_grant_type=application_model.GRANT_DEVICE_CODE,
+        client_secret="",
+        is_resource_server=True,
+    )
+    return {
+        "resource server": (seeded["OAUTH_M2M_CLIENT_ID"], seeded["OAUTH_M2M_CLIENT_SECRET"]),
+        "other client": (seeded["OAUTH_DEMO_CLIENT_ID"], seeded["OAUTH_DEMO_CLIENT_SECRET"]),
+        "public client": ("public-tv", ""),
+    }
+
+
+# Besides: invalid_request for an unreadable request, invalid_client where what the parameters
+# say about the client disagrees with the credentials.
+INTROSPECTION_ERRORS = {
+    "resource server": {"invalid_request", "invalid_client"},
+    "other client": {"invalid_request", "invalid_client", "unauthorized_client"},
+    "public client": {"invalid_request", "invalid_client"},
+}
+
+
+@hostile
+@given(data=st.data())
+def test_hostile_introspection_by_clients_that_authenticate(world, callers, data):
+    """Whatever an authenticated client sends to the introspection endpoint: no 5xx, never cached,
+    nothing changed; a resource server learns nothing about a token it does not hold beyond
+    {"active": false}; another client only 403 unauthorized_client; a public client 401."""
+    before = database_snapshot()
+    caller = data.draw(st.sampled_from(sorted(callers)), label="caller")
+    client_id, secret = callers[caller]
+    pairs = data.draw(parameters(world["known"]), label="parameters")
+    in_body = data.draw(st.booleans(), label="credentials in the body")
+    if in_body:
+        pairs = [*pairs, ("client_id", client_id), ("client_secret", secret)]
+    headers = {} if in_body else {"HTTP_AUTHORIZATION": basic(f"{client_id}:{secret}".encode())}
+    content_type = data.draw(st.sampled_from(CONTENT_TYPES[:3]), label="content type")
+    query = data.draw(st.one_of(st.just(""), GARBAGE_QUERIES), label="query")
+    cache.clear()
+    response = Client().generic(
+        "POST", f"{ALL_ENDPOINTS['introspect']}?{query}", urlencode(pairs), content_type, **headers
+    )
+    assert response.status_code < 500, (response.status_code, response.content[:500])
+    assert response["Cache-Control"] == "no-store"
+    answer = response.json()
+    if response.status_code == 200:
+        assert caller == "resource server", answer
+        assert answer["active"] is False and answer == {"active": False} or answer["active"] is True
+    else:
+        assert answer["error"] in INTROSPECTION_ERRORS[caller], (caller, answer)
+    assert database_snapshot() == before

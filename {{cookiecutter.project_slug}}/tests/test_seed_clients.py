@@ -1,6 +1,7 @@
 """The seed command: idempotent, driven by the environment, loud on bad input."""
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
 
@@ -54,5 +55,33 @@ def test_missing_value_is_a_clear_error(client_env, application_model, monkeypat
 def test_invalid_redirect_uri_changes_nothing(client_env, application_model, monkeypatch):
     monkeypatch.setenv("OAUTH_DEMO_REDIRECT_URI", "not a uri")
     with pytest.raises(CommandError, match="invalid"):
+        call_command("seed_oauth_clients")
+    assert not application_model.objects.exists()
+
+
+def test_allowed_scopes_and_the_resource_server_come_from_the_environment(
+    client_env, application_model, monkeypatch, capsys
+):
+    monkeypatch.setenv("OAUTH_DEMO_ALLOWED_SCOPES", "openid,read")
+    monkeypatch.setenv("OAUTH_M2M_ALLOWED_SCOPES", "write")
+    seed(capsys)
+    demo = application_model.objects.get(client_id=client_env["OAUTH_DEMO_CLIENT_ID"])
+    m2m = application_model.objects.get(client_id=client_env["OAUTH_M2M_CLIENT_ID"])
+    assert (demo.allowed_scopes, demo.is_resource_server) == ("openid read", False)
+    assert (m2m.allowed_scopes, m2m.is_resource_server) == ("write", True)
+    # Unset: the demo client may have every scope offered, the machine client every one that
+    # does not describe a user.
+    monkeypatch.delenv("OAUTH_DEMO_ALLOWED_SCOPES")
+    monkeypatch.setenv("OAUTH_M2M_ALLOWED_SCOPES", "")
+    assert "updated:" in seed(capsys)
+    demo.refresh_from_db()
+    m2m.refresh_from_db()
+    assert demo.allowed_scopes.split() == list(settings.OAUTH_SCOPES)
+    assert m2m.allowed_scopes.split() == list(settings.OAUTH_APP_SCOPES)
+
+
+def test_unknown_allowed_scope_is_a_clear_error(client_env, application_model, monkeypatch):
+    monkeypatch.setenv("OAUTH_M2M_ALLOWED_SCOPES", "read,admin")
+    with pytest.raises(CommandError, match="Unknown scopes: admin"):
         call_command("seed_oauth_clients")
     assert not application_model.objects.exists()

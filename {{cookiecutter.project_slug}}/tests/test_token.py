@@ -3,6 +3,7 @@ The token endpoint: RFC 6749 §2.3, §4.1.3, §4.4, §5, §6; RFC 7636; RFC 9700
 """
 
 import base64
+import hashlib
 from datetime import timedelta
 from urllib.parse import quote_plus, urlencode
 
@@ -14,8 +15,10 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from .conftest import (
     DEMO_REDIRECT_URI,
     OTHER_REDIRECT_URI,
+    AuthorizationRequest,
     Credentials,
     api_me_status,
+    query_of,
     register_client,
     token_request,
 )
@@ -253,3 +256,51 @@ def test_basic_credentials_are_form_urlencoded(client, application_model, seeded
         HTTP_AUTHORIZATION="Basic " + base64.b64encode(raw).decode(),
     )
     assert response.status_code == 200, response.content
+
+
+def s256(verifier):
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("verifier", ["a", "a" * 42, "a" * 129, "a" * 42 + "+", "a" * 42 + "/", "é" * 43])
+def test_malformed_code_verifier_is_invalid_request(client, signed_in, demo_client, exchange, verifier):
+    """RFC 7636 §4.1: 43-128 of [A-Z a-z 0-9 - . _ ~], even when its challenge matches. Malformed, so
+    RFC 6749 §5.2's invalid_request; invalid_grant (RFC 7636 §4.6) is for a verifier that does not match."""
+    request = AuthorizationRequest(demo_client.client_id)
+    request.code_verifier, request.code_challenge = verifier, s256(verifier)
+    code = query_of(client.post(request.url, {**request.params, "allow": "Authorize"})["Location"])["code"]
+    response = exchange(request, code)
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+    assert not get_access_token_model().objects.exists()
+
+
+def test_code_verifiers_of_43_and_128_characters_are_accepted(client, signed_in, demo_client, exchange):
+    for verifier in ("A-._~" + "z" * 38, "9" * 128):
+        request = AuthorizationRequest(demo_client.client_id)
+        request.code_verifier, request.code_challenge = verifier, s256(verifier)
+        code = query_of(client.post(request.url, {**request.params, "allow": "Authorize"})["Location"])[
+            "code"
+        ]
+        assert exchange(request, code).status_code == 200
+
+
+def test_scope_is_bounded_and_stored_once(client, m2m_client):
+    """A scope longer than PARAMETER_LIMITS allows (oauth/common.py) is invalid_request, and a
+    repeated scope is granted once (RFC 6749 §3.3: the scope is a set)."""
+    huge = token_request(client, m2m_client, grant_type="client_credentials", scope="read " * 30_000)
+    assert (huge.status_code, huge.json()["error"]) == (400, "invalid_request")
+    assert not get_access_token_model().objects.exists()
+    repeated = token_request(
+        client, m2m_client, grant_type="client_credentials", scope="read write read read"
+    )
+    assert repeated.json()["scope"] == "read write"
+    assert get_access_token_model().objects.get().scope == "read write"
+
+
+def test_refresh_scope_is_stored_once(authorize, exchange, client, demo_client):
+    request, code = authorize(scope="openid read")
+    refresh_token = exchange(request, code).json()["refresh_token"]
+    narrower = token_request(
+        client, demo_client, grant_type="refresh_token", refresh_token=refresh_token, scope="read read read"
+    )
+    assert narrower.json()["scope"] == "read"

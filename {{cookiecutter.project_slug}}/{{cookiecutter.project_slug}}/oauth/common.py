@@ -6,6 +6,7 @@ import hashlib
 
 from django.http import JsonResponse
 from oauth2_provider.models import AbstractApplication
+from oauthlib.oauth2.rfc6749 import errors
 
 # DOT's names of the grants it stores on a client, and the grant_type the device grant uses.
 DEVICE_CODE_GRANT = AbstractApplication.GRANT_DEVICE_CODE
@@ -15,6 +16,51 @@ AUTHORIZATION_CODE = AbstractApplication.GRANT_AUTHORIZATION_CODE
 # RFC 6749 §5.2: the scheme clients authenticate with at the token, revocation and
 # introspection endpoints, named in the 401's challenge.
 CLIENT_AUTHENTICATION_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
+
+
+# The longest value the server accepts for each parameter it stores or sends back, in
+# characters: far above what a real client sends, far below what fills a database row or a
+# redirect's Location header. Longer is invalid_request (RFC 6749 §4.1.2.1, §5.2). The nonce's
+# is DOT's column (Grant.nonce); the code_challenge and code_verifier also have RFC 7636's
+# exact form (server.py).
+PARAMETER_LIMITS = {
+    "scope": 1024,
+    "state": 2048,
+    "nonce": 255,
+    "redirect_uri": 2048,
+    "claims": 4096,
+    "resource": 2048,
+    "code_challenge": 128,
+    "code_verifier": 128,
+}
+# RFC 8707 §2: a client may name several resources; no client names more than this many.
+MAX_RESOURCES = 10
+
+
+def check_parameter_limits(request):
+    """Refuse a parameter longer than PARAMETER_LIMITS allows, and de-duplicate the scope.
+
+    Run on every authorization, token and device authorization request (server.py, device.py),
+    before anything is validated or stored; returns the empty dict oauthlib's hooks may return."""
+    try:
+        pairs = [*request.uri_query_params, *(request.decoded_body or [])]
+    except ValueError as error:
+        raise errors.InvalidRequestError("Unreadable parameters.", request=request) from error
+    for name, value in pairs:
+        limit = PARAMETER_LIMITS.get(name)
+        if limit is not None and len(value) > limit:
+            if name == "state":
+                # RFC 6749 §4.1.2.1 echoes the state with the error: not one this long.
+                request.state = None
+            raise errors.InvalidRequestError(f"{name} is longer than {limit} characters.", request=request)
+    if sum(name == "resource" for name, _ in pairs) > MAX_RESOURCES:
+        raise errors.InvalidRequestError(f"More than {MAX_RESOURCES} resource parameters.", request=request)
+    # RFC 6749 §3.3: the scope is a set; "read read" is stored and granted as "read".
+    if request.scope:
+        request.scope = " ".join(dict.fromkeys(request.scope.split()))
+    if request.scopes:
+        request.scopes = list(dict.fromkeys(request.scopes))
+    return {}
 
 
 def has_nul(*values):

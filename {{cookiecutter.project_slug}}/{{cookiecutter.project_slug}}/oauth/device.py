@@ -27,7 +27,7 @@ from oauthlib.oauth2 import DeviceApplicationServer
 from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthlib.oauth2.rfc8628 import errors as device_errors
 
-from .common import DEVICE_CODE_GRANT, lock_rows
+from .common import DEVICE_CODE_GRANT, check_parameter_limits, lock_rows
 
 # User codes: RFC 8628 §6.1, §5.1
 
@@ -97,6 +97,7 @@ class DeviceAuthorizationServer(DeviceApplicationServer):
         # As oauthlib's token, revocation and introspection endpoints: parameters travel in the
         # body only (DOT would otherwise read the raw URL again, and fail on a bad query with a 500).
         self._raise_on_bad_post_request(request)
+        check_parameter_limits(request)
         try:
             super().validate_device_authorization_request(request)
         except errors.InvalidClientIdError as error:
@@ -117,6 +118,10 @@ class DeviceAuthorizationView(ServerMetadataViewMixin, oauth2_views.DeviceAuthor
 
     def create_device_authorization_response(self, request):
         headers, data, status = super().create_device_authorization_response(request)
+        if status == 200 and request.POST.get("scope"):
+            # RFC 6749 §3.3: DOT stores the scope as sent (a set, so "read read" is "read").
+            request.POST = request.POST.copy()
+            request.POST["scope"] = " ".join(dict.fromkeys(request.POST["scope"].split()))
         if status == 200 and not oauth2_settings.OAUTH_DEVICE_VERIFICATION_URI:
             # RFC 8628 §3.2: the verification URI is absolute. Without a fixed
             # OAUTH_DEVICE_VERIFICATION_URI it is on the issuer's origin, like discovery's URLs.

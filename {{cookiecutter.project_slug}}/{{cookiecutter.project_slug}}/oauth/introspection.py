@@ -1,19 +1,72 @@
 """
 The introspection endpoint (RFC 7662): a resource server asks whether a token is active, and
 what it may do.
+
+Who may ask (§2.1, §4): a confidential client registered as a resource server
+(`Application.is_resource_server`, set by an admin); any other client gets 403
+`unauthorized_client`, a public one (no credentials) 401 `invalid_client`. What it learns: about
+a token meant for certain resources (RFC 8707 `resource`, the token's `aud`), only if it serves
+one of them (`Application.resource_uris`), otherwise `{"active": false}`, as for an unknown
+token; a token meant for no resource in particular is valid at every resource server, so
+every resource server may learn about it.
 """
 
+from django.http import JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as oauth2_views
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.views.mixins import ProtectedResourceMetadataMixin
 
-from .common import CLIENT_AUTHENTICATION_CHALLENGE, oauth_error
+from .common import CLIENT_AUTHENTICATION_CHALLENGE, oauth_error, token_checksum
+
+
+def may_learn_about(resource_server, token_value):
+    """RFC 7662 §4: a token with audiences is told only to a resource server among them."""
+    token = get_access_token_model().objects.filter(token_checksum=token_checksum(token_value)).first()
+    if token is None or not token.resource:
+        return True
+    return any(token.allows_audience(uri) for uri in resource_server.resource_uris.split())
 
 
 class IntrospectTokenView(ProtectedResourceMetadataMixin, oauth2_views.IntrospectTokenView):
-    """DOT's introspection endpoint: POST only, and RFC 7662 §2.3's answer to a failed authentication."""
+    """DOT's introspection endpoint: POST only, for resource servers, never cached."""
 
     # RFC 7662 §2.1: POST; DOT also reads the token from a GET's URL, which ends up in logs.
     http_method_names = ["post", "options"]
+
+    # A dispatch of its own hides DOT's csrf_exempt one: resource servers post here, not browsers.
+    @method_decorator(csrf_exempt)
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        # RFC 7662 §4 with RFC 6749 §5.1: what a token may do is never kept in a cache.
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def authenticate_client(self, request):
+        # RFC 7662 §2.1: the caller authenticates. A public client has no credentials (DOT takes
+        # a client_id alone with a device_code grant_type in the body, or a blank secret).
+        request.introspecting_client = self.get_oauthlib_core().authenticated_client(request)
+        client = request.introspecting_client
+        return client is not None and client.client_type == client.CLIENT_CONFIDENTIAL
+
+    def verify_request(self, request):
+        # DOT's other way in: a bearer token with the `introspection` scope, on behalf of its client.
+        valid, oauthlib_request = super().verify_request(request)
+        if valid:
+            request.introspecting_client = oauthlib_request.client
+        return valid, oauthlib_request
+
+    def post(self, request, *args, **kwargs):
+        caller = request.introspecting_client
+        if caller.client_type != caller.CLIENT_CONFIDENTIAL or not caller.is_resource_server:
+            # RFC 7662 §2.1: the endpoint requires authorization; this client has none.
+            return oauth_error("unauthorized_client", "This client may not introspect tokens.", status=403)
+        token_value = request.POST.get("token")
+        if token_value is not None and not may_learn_about(caller, token_value):
+            # RFC 7662 §4: to a resource server outside its audience, a token is as good as unknown.
+            return JsonResponse({"active": False})
+        return self.get_token_response(token_value)
 
     def unauthenticated_response(self, request, oauthlib_request=None):
         if request.headers.get("Authorization", "").startswith("Bearer "):

@@ -6,6 +6,7 @@ naming the section it implements; the claims it releases are in claims.py.
 
 import uuid
 
+from django.conf import settings
 from oauth2_provider import oauth2_validators
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauthlib.oauth2.rfc6749 import errors
@@ -41,6 +42,19 @@ class Validator(oauth2_validators.OAuth2Validator):
         except ValueError:
             # RFC 6749 §2.3.1: unreadable credentials fail authentication (DOT: a 500 on non-ASCII Basic).
             return False
+
+    # Scopes: RFC 6749 §3.3
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
+        # RFC 6749 §3.3: the server grants what its policy allows. Each client may have the scopes
+        # its registration allows (Application.allowed_scopes), and client credentials, where no
+        # user takes part (§4.4), none of the scopes that describe a user (OIDC Core §5.4).
+        allowed = client.allowed_scope_set()
+        if request.grant_type == "client_credentials":
+            allowed -= set(settings.OIDC_SCOPES)
+        if not set(scopes) <= allowed:
+            return False
+        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
 
     # Authorization requests: OIDC Core §3.1.2.1
 

@@ -27,6 +27,8 @@ class ClientSpec:
     redirect_uris: str = ""
     post_logout_redirect_uris: str = ""
     algorithm: str = Application.NO_ALGORITHM
+    allowed_scopes: str = ""
+    is_resource_server: bool = False
 
 
 def required_env(name):
@@ -35,6 +37,12 @@ def required_env(name):
     if not value:
         raise CommandError(f"{name} is not set. Set it in .env (see .env.example).")
     return value
+
+
+def allowed_scopes_env(name, default):
+    """A comma-separated list of scopes, stored space-separated; unset or empty: `default`."""
+    names = [scope.strip() for scope in os.environ.get(name, "").split(",") if scope.strip()]
+    return " ".join(names or default)
 
 
 def client_specs():
@@ -49,12 +57,18 @@ def client_specs():
             post_logout_redirect_uris=demo_redirect_uri,
             # ID tokens for `openid` are signed with the server's RSA key.
             algorithm=Application.RS256_ALGORITHM,
+            allowed_scopes=allowed_scopes_env("OAUTH_DEMO_ALLOWED_SCOPES", settings.OAUTH_SCOPES),
         ),
         ClientSpec(
             name=f"{settings.PROJECT_NAME} machine-to-machine client",
             client_id=required_env("OAUTH_M2M_CLIENT_ID"),
             client_secret=required_env("OAUTH_M2M_CLIENT_SECRET"),
             authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+            # Client credentials never get the scopes that describe a user (validator.py).
+            allowed_scopes=allowed_scopes_env("OAUTH_M2M_ALLOWED_SCOPES", settings.OAUTH_APP_SCOPES),
+            # The example resource server too: a backend service that introspects the tokens
+            # sent to it (RFC 7662), for every resource.
+            is_resource_server=True,
         ),
     ]
 
@@ -73,6 +87,8 @@ def apply_spec(spec):
         "post_logout_redirect_uris": spec.post_logout_redirect_uris,
         "algorithm": spec.algorithm,
         "skip_authorization": False,
+        "allowed_scopes": spec.allowed_scopes,
+        "is_resource_server": spec.is_resource_server,
     }
     changed = [field for field, value in wanted.items() if getattr(application, field) != value]
     for field in changed:
