@@ -57,6 +57,8 @@ def register_web_client(project, client_id, redirect_uri):
         authorization_grant_type="authorization-code",
         redirect_uris=redirect_uri,
         algorithm="RS256",
+        # Every test signs in and meets the consent page, whatever an earlier one allowed.
+        always_ask_consent=True,
     )
     return client_id, redirect_uri
 

@@ -27,6 +27,7 @@ class ClientSpec:
     redirect_uris: str = ""
     post_logout_redirect_uris: str = ""
     algorithm: str = Application.NO_ALGORITHM
+    always_ask_consent: bool = False
 
 
 def required_env(name):
@@ -49,6 +50,8 @@ def client_specs():
             post_logout_redirect_uris=demo_redirect_uri,
             # ID tokens for `openid` are signed with the server's RSA key.
             algorithm=Application.RS256_ALGORITHM,
+            # The demo shows the consent page every time, remembered consent or not.
+            always_ask_consent=True,
         ),
         ClientSpec(
             name=f"{settings.PROJECT_NAME} machine-to-machine client",
@@ -73,6 +76,7 @@ def apply_spec(spec):
         "post_logout_redirect_uris": spec.post_logout_redirect_uris,
         "algorithm": spec.algorithm,
         "skip_authorization": False,
+        "always_ask_consent": spec.always_ask_consent,
     }
     changed = [field for field, value in wanted.items() if getattr(application, field) != value]
     for field in changed:
