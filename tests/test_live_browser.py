@@ -58,6 +58,8 @@ def register_web_client(project, client_id, redirect_uri):
         redirect_uris=redirect_uri,
         algorithm="RS256",
         allowed_scopes="openid read",
+        # Every test signs in and meets the consent page, whatever an earlier one allowed.
+        always_ask_consent=True,
     )
     return client_id, redirect_uri
 

@@ -230,6 +230,14 @@ def assert_error_sent_to_the_client(response, request, error):
     assert query_of(response["Location"]) == {"error": error, "state": request.state, "iss": ISSUER}
 
 
+def signed_in_long_ago(client, user, long_ago):
+    """Make the session's sign-in (its record of it, OIDC Core §2 auth_time) and last_login `long_ago`."""
+    session = client.session
+    session[project_module("oauth.authorization").SIGNED_IN_AT_SESSION_KEY] = int(long_ago.timestamp())
+    session.save()
+    type(user).objects.filter(pk=user.pk).update(last_login=long_ago)
+
+
 def sign_in_again(client, user, login_location):
     """Submit the login form the server sent a signed-in user to; return where it continues."""
     login_page = client.get(login_location)

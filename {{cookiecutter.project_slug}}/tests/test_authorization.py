@@ -23,10 +23,15 @@ from .conftest import (
     consent_and_exchange,
     query_of,
     sign_in_again,
+    signed_in_long_ago,
+    token_request,
     verify_id_token,
 )
 
 pytestmark = pytest.mark.django_db
+
+# The consent form's Deny button: the form's fields, without `allow`.
+DENY = {"consent_form": "1"}
 
 
 def test_login_page_is_shown_to_anonymous_users(client, demo_client):
@@ -84,7 +89,7 @@ def test_denying_consent_redirects_with_access_denied(client, user, demo_client)
     # RFC 6749 §4.1.2.1: access_denied, with the state, at the redirect URI.
     client.force_login(user)
     request = AuthorizationRequest(demo_client.client_id)
-    response = client.post(request.url, request.params)
+    response = client.post(request.url, {**request.params, **DENY})
     assert response.status_code == 302
     answer = query_of(response["Location"])
     assert answer["error"] == "access_denied"
@@ -212,7 +217,9 @@ def test_other_errors_go_to_the_client_with_state_and_issuer(client, signed_in, 
 def test_access_denied_carries_the_issuer(client, signed_in, demo_client):
     """RFC 9207 §2: error responses carry iss too (DOT adds it to successful ones only)."""
     request = AuthorizationRequest(demo_client.client_id)
-    assert_error_sent_to_the_client(client.post(request.url, request.params), request, "access_denied")
+    assert_error_sent_to_the_client(
+        client.post(request.url, {**request.params, **DENY}), request, "access_denied"
+    )
 
 
 @pytest.mark.parametrize(
@@ -325,7 +332,7 @@ def test_prompt_none_for_a_preapproved_client_issues_a_code_silently(
 
 def test_prompt_none_with_an_old_sign_in_and_max_age_is_login_required(client, signed_in, demo_client):
     """OIDC Core §3.1.2.1: max_age needs a fresh sign-in, which prompt=none cannot ask for."""
-    type(signed_in).objects.filter(pk=signed_in.pk).update(last_login=timezone.now() - timedelta(hours=1))
+    signed_in_long_ago(client, signed_in, timezone.now() - timedelta(hours=1))
     request = AuthorizationRequest(demo_client.client_id)
     answer = query_of(authorize_with(client, request, prompt="none", max_age="60")["Location"])
     assert answer["error"] == "login_required"
@@ -341,7 +348,7 @@ def test_prompt_none_with_another_value_is_invalid_request(client, signed_in, de
 def test_prompt_login_asks_a_signed_in_user_to_sign_in_again(client, signed_in, demo_client, exchange):
     """OIDC Core §3.1.2.1 prompt=login, and §2 auth_time: the ID token tells when that sign-in was."""
     long_ago = timezone.now() - timedelta(hours=1)
-    type(signed_in).objects.filter(pk=signed_in.pk).update(last_login=long_ago)
+    signed_in_long_ago(client, signed_in, long_ago)
     request = AuthorizationRequest(demo_client.client_id)
     response = authorize_with(client, request, prompt="login")
     assert response.status_code == 302
@@ -355,7 +362,7 @@ def test_prompt_login_asks_a_signed_in_user_to_sign_in_again(client, signed_in, 
 
 def test_max_age_older_than_the_sign_in_asks_to_sign_in_again(client, signed_in, demo_client, exchange):
     """OIDC Core §3.1.2.1 max_age: an older sign-in forces a new one; auth_time then satisfies it."""
-    type(signed_in).objects.filter(pk=signed_in.pk).update(last_login=timezone.now() - timedelta(hours=1))
+    signed_in_long_ago(client, signed_in, timezone.now() - timedelta(hours=1))
     request = AuthorizationRequest(demo_client.client_id)
     response = authorize_with(client, request, max_age="60")
     assert response["Location"].startswith("/accounts/login/")
@@ -398,3 +405,231 @@ def test_consent_form_is_protected_against_csrf(user, demo_client):
     request = AuthorizationRequest(demo_client.client_id)
     assert browser.post(request.url, {**request.params, "allow": "Authorize"}).status_code == 403
     assert not get_grant_model().objects.exists()
+
+
+# Authorization requests by POST: OIDC Core §3.1.2.1
+
+
+def consent_form_answer(consent_page, **answer):
+    """What the consent page's form sends: its hidden fields, its CSRF token, the button pressed."""
+    form = consent_page.context["form"]
+    fields = {name: value for name, value in form.initial.items() if value is not None}
+    return {**fields, **DENY, "csrfmiddlewaretoken": consent_page.context["csrf_token"], **answer}
+
+
+def test_authorization_request_by_post_signs_in_then_asks_for_consent(user, demo_client, exchange):
+    """OIDC Core §3.1.2.1: the endpoint takes the request form-encoded in a POST from the client's
+    page, which has no CSRF token of ours; the consent form's answer still needs one."""
+    browser = Client(enforce_csrf_checks=True)
+    request = AuthorizationRequest(demo_client.client_id)
+    response = browser.post("/o/authorize/", request.params)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert query_of(query_of(response["Location"])["next"]) == request.params
+    browser.force_login(user)
+    consent_page = browser.post("/o/authorize/", request.params)
+    assert consent_page.status_code == 200
+    assert b'name="allow"' in consent_page.content
+    assert consent_page.context["form"].initial["state"] == request.state
+    forged = consent_form_answer(consent_page, allow="Authorize", csrfmiddlewaretoken="forged")
+    assert browser.post("/o/authorize/", forged).status_code == 403
+    assert (
+        browser.post(
+            "/o/authorize/", {**consent_form_answer(consent_page), "csrfmiddlewaretoken": ""}
+        ).status_code
+        == 403
+    )
+    assert not get_grant_model().objects.exists()
+    answer = browser.post("/o/authorize/", consent_form_answer(consent_page, allow="Authorize"))
+    assert answer.status_code == 302
+    code = query_of(answer["Location"])
+    assert (code["state"], code["iss"]) == (request.state, ISSUER)
+    claims = verify_id_token(browser, exchange(request, code["code"]).json()["id_token"])
+    assert claims["nonce"] == request.nonce
+
+
+def test_authorization_request_by_post_gets_the_answers_of_a_get(user, demo_client):
+    """OIDC Core §3.1.2.1, §3.1.2.6: prompt, max_age and the errors, as for a GET."""
+    browser = Client(enforce_csrf_checks=True)
+    request = AuthorizationRequest(demo_client.client_id)
+    assert_error_sent_to_the_client(
+        browser.post("/o/authorize/", {**request.params, "prompt": "none"}), request, "login_required"
+    )
+    browser.force_login(user)
+    wrong_scope = AuthorizationRequest(demo_client.client_id, scope="openid no-such-scope")
+    assert_error_sent_to_the_client(
+        browser.post("/o/authorize/", wrong_scope.params), wrong_scope, "invalid_scope"
+    )
+    elsewhere = AuthorizationRequest(demo_client.client_id, redirect_uri="https://evil.example/cb")
+    response = browser.post("/o/authorize/", elsewhere.params)
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert_error_sent_to_the_client(
+        browser.post("/o/authorize/", {**request.params, "prompt": "none"}), request, "consent_required"
+    )
+    response = browser.post("/o/authorize/", {**request.params, "prompt": "login"})
+    assert response["Location"].startswith("/accounts/login/")
+    signed_in_long_ago(browser, user, timezone.now() - timedelta(hours=1))
+    response = browser.post("/o/authorize/", {**request.params, "max_age": "60"})
+    assert response["Location"].startswith("/accounts/login/")
+    assert not get_grant_model().objects.exists()
+
+
+# Request objects: OIDC Core §6
+
+
+@pytest.mark.parametrize(
+    ("parameter", "error"),
+    [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported")],
+)
+def test_request_objects_are_refused_at_the_redirect_uri(client, user, demo_client, parameter, error):
+    """OIDC Core §6.1, §6.2, §3.1.2.6: not supported, said at the redirect URI (never ignored),
+    even before signing in; an unregistered redirect URI is still never followed."""
+    request = AuthorizationRequest(demo_client.client_id)
+    value = (
+        "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9." if parameter == "request" else "https://rp.example/r"
+    )
+    for signed_in in (False, True):
+        if signed_in:
+            client.force_login(user)
+        for response in (
+            client.get("/o/authorize/", {**request.params, parameter: value}),
+            client.post("/o/authorize/", {**request.params, parameter: value}),
+        ):
+            assert response.status_code == 302
+            assert response["Location"].startswith(request.redirect_uri)
+            answer = query_of(response["Location"])
+            assert (answer["error"], answer["state"], answer["iss"]) == (error, request.state, ISSUER)
+    elsewhere = AuthorizationRequest(demo_client.client_id, redirect_uri="https://evil.example/cb")
+    response = client.get("/o/authorize/", {**elsewhere.params, parameter: value})
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert not get_grant_model().objects.exists()
+
+
+# Remembered consent: OIDC Core §3.1.2.1, §3.1.2.4
+
+
+@pytest.fixture
+def remembering_client(demo_application):
+    """The demo client, set to remember consent (the seeded one always asks)."""
+    demo_application.always_ask_consent = False
+    demo_application.save()
+    return demo_application
+
+
+def allow(client, scope, client_id):
+    request = AuthorizationRequest(client_id, scope=scope)
+    assert authorize_with(client, request).status_code == 200
+    response = client.post(request.url, {**request.params, "allow": "Authorize", **DENY})
+    return request, query_of(response["Location"])["code"]
+
+
+def test_a_remembered_consent_is_not_asked_again_for_the_same_or_fewer_scopes(
+    client, signed_in, demo_client, remembering_client
+):
+    allow(client, "openid profile read", demo_client.client_id)
+    for scope in ("openid profile read", "openid read"):
+        request = AuthorizationRequest(demo_client.client_id, scope=scope)
+        response = authorize_with(client, request)
+        assert response.status_code == 302, scope
+        assert query_of(response["Location"])["state"] == request.state
+        assert query_of(response["Location"])["code"]
+    assert (
+        authorize_with(client, AuthorizationRequest(demo_client.client_id, scope="openid email")).status_code
+        == 200
+    )
+    assert (
+        authorize_with(client, AuthorizationRequest(demo_client.client_id), prompt="consent").status_code
+        == 200
+    )
+
+
+def test_prompt_none_for_a_returning_user_answers_with_a_code(
+    client, signed_in, demo_client, remembering_client, exchange
+):
+    """OIDC Core §3.1.2.1: a signed-in user who allowed the client before gets a code, no page;
+    also with an id_token_hint that names them."""
+    first, code = allow(client, "openid profile email read", demo_client.client_id)
+    id_token = exchange(first, code).json()["id_token"]
+    for extra in ({}, {"id_token_hint": id_token}):
+        request = AuthorizationRequest(demo_client.client_id)
+        response = authorize_with(client, request, prompt="none", **extra)
+        assert response.status_code == 302
+        answer = query_of(response["Location"])
+        assert answer["state"] == request.state
+        claims = verify_id_token(client, exchange(request, answer["code"]).json()["id_token"])
+        assert claims["sub"] == str(signed_in.sub)
+
+
+def test_an_id_token_hint_for_another_user_never_gets_a_code(
+    client, signed_in, demo_client, remembering_client, exchange, django_user_model
+):
+    """OIDC Core §3.1.2.1: an id_token_hint naming another user than the session's is login_required;
+    one this server did not sign is invalid_request."""
+    first, code = allow(client, "openid profile email read", demo_client.client_id)
+    alice_id_token = exchange(first, code).json()["id_token"]
+    bob = django_user_model.objects.create_user(username="bob", password=PASSWORD)
+    client.force_login(bob)
+    allow(client, "openid profile email read", demo_client.client_id)
+    codes_before = get_grant_model().objects.count()
+    for prompt in ({"prompt": "none"}, {}):
+        request = AuthorizationRequest(demo_client.client_id)
+        response = authorize_with(client, request, id_token_hint=alice_id_token, **prompt)
+        answer = query_of(response["Location"])
+        assert (answer["error"], answer["state"]) == ("login_required", request.state)
+        forged = alice_id_token[:-4] + ("AAAA" if not alice_id_token.endswith("AAAA") else "BBBB")
+        answer = query_of(authorize_with(client, request, id_token_hint=forged, **prompt)["Location"])
+        assert answer["error"] == "invalid_request"
+    assert get_grant_model().objects.count() == codes_before
+
+
+def test_a_client_set_to_always_ask_asks_every_time(client, signed_in, demo_client, demo_application):
+    """Application.always_ask_consent (the seeded demo client's setting): consent is never remembered."""
+    assert demo_application.always_ask_consent
+    allow(client, "openid read", demo_client.client_id)
+    request = AuthorizationRequest(demo_client.client_id, scope="openid read")
+    assert authorize_with(client, request).status_code == 200
+    assert_error_sent_to_the_client(
+        authorize_with(client, request, prompt="none"), request, "consent_required"
+    )
+
+
+# auth_time: OIDC Core §2, §12.2
+
+
+def test_another_devices_sign_in_does_not_make_this_session_fresh(client, signed_in, demo_client, exchange):
+    """OIDC Core §2: auth_time is when this session signed in; max_age is measured from it, and
+    another device signing in (which moves last_login) changes neither."""
+    long_ago = timezone.now() - timedelta(hours=1)
+    signed_in_long_ago(client, signed_in, long_ago)
+    other_device = Client()
+    login = other_device.post("/accounts/login/", {"username": signed_in.username, "password": PASSWORD})
+    assert login.status_code == 302
+    last_login = type(signed_in).objects.get(pk=signed_in.pk).last_login
+    assert last_login > long_ago + timedelta(minutes=59)
+    request = AuthorizationRequest(demo_client.client_id)
+    assert authorize_with(client, request, max_age="60")["Location"].startswith("/accounts/login/")
+    assert_error_sent_to_the_client(
+        authorize_with(client, request, prompt="none", max_age="60"), request, "login_required"
+    )
+    assert authorize_with(client, request).status_code == 200
+    claims = consent_and_exchange(client, request, exchange)
+    assert claims["auth_time"] == int(long_ago.timestamp())
+
+
+def test_refresh_issued_id_tokens_carry_the_same_auth_time(client, signed_in, demo_client, exchange):
+    """OIDC Core §12.2: an ID token from a refresh has the auth_time of the original sign-in."""
+    long_ago = timezone.now() - timedelta(hours=1)
+    signed_in_long_ago(client, signed_in, long_ago)
+    request = AuthorizationRequest(demo_client.client_id)
+    assert authorize_with(client, request).status_code == 200
+    code = query_of(client.post(request.url, {**request.params, "allow": "Authorize"})["Location"])["code"]
+    tokens = exchange(request, code).json()
+    Client().force_login(signed_in)
+    for _rotation in range(2):
+        tokens = token_request(
+            client, demo_client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+        ).json()
+        claims = verify_id_token(client, tokens["id_token"])
+        assert claims["auth_time"] == int(long_ago.timestamp())

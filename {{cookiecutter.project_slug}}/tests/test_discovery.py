@@ -77,3 +77,11 @@ def test_jwks_publishes_the_rs256_signing_key(client, openid_configuration):
     assert (key["kty"], key["alg"], key["use"]) == ("RSA", "RS256", "sig")
     assert key["kid"]
     assert "d" not in key  # the private exponent never leaves the server
+
+
+def test_both_documents_say_request_objects_are_not_supported(openid_configuration, server_metadata):
+    """OIDC Discovery 1.0 §3: an absent request_uri_parameter_supported would mean true; the
+    authorization endpoint refuses both (OIDC Core §6)."""
+    for document in (openid_configuration, server_metadata):
+        assert document["request_parameter_supported"] is False
+        assert document["request_uri_parameter_supported"] is False

@@ -2,10 +2,13 @@
 The UserInfo endpoint: OpenID Connect Core §5.3. Code: oauth/userinfo.py.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
 
 from .conftest import (
-    token_request,
     verify_id_token,
 )
 
@@ -64,10 +67,16 @@ def test_userinfo_takes_a_token_in_a_form_body_only_as_rfc_6750_allows(client, a
         assert refused["WWW-Authenticate"].startswith('Bearer error="invalid_request"')
 
 
-def test_a_token_that_speaks_for_no_user_is_invalid_token_at_userinfo(client, m2m_client):
-    # OIDC Core §5.3.3, RFC 6750 §3.1: a client-credentials token is no user's (DOT: a 500).
-    response = token_request(client, m2m_client, grant_type="client_credentials", scope="openid read")
-    token = response.json()["access_token"]
-    response = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {token}")
+def test_a_token_that_speaks_for_no_user_is_invalid_token_at_userinfo(client, m2m_client, application_model):
+    # OIDC Core §5.3.3, RFC 6750 §3.1: a client's own token carrying openid is no user's (DOT: a
+    # 500). Client credentials no longer grant openid; one issued before the per-client scopes may.
+    AccessToken = get_access_token_model()
+    AccessToken.objects.create(
+        token="userless-openid-token",
+        scope="openid read",
+        expires=timezone.now() + timedelta(minutes=5),
+        application=application_model.objects.get(client_id=m2m_client.client_id),
+    )
+    response = client.get("/o/userinfo/", HTTP_AUTHORIZATION="Bearer userless-openid-token")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')

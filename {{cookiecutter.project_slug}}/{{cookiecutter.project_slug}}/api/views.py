@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from oauth2_provider.views import ScopedProtectedResourceMetadataView
 
+from ..oauth.claims import subject
 from ..oauth.common import BearerTokenTransport
 
 
@@ -33,5 +34,5 @@ class MeView(BearerTokenTransport, ScopedProtectedResourceMetadataView):
         token = request.access_token
         body = {"client_id": token.application.client_id, "scope": token.scope.split()}
         if token.user is not None:
-            body["user"] = {"sub": str(token.user.sub), "username": token.user.get_username()}
+            body["user"] = {"sub": subject(token.user), "username": token.user.get_username()}
         return JsonResponse(body)

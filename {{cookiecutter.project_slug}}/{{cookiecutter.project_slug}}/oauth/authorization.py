@@ -3,25 +3,45 @@ The authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2; OpenID Connect Core 1
 first thing a user's browser reaches. It signs the user in (the login page), asks for consent
 (templates/oauth2_provider/authorize.html), and redirects back to the client with a code or an error.
 
-A request goes: `AuthorizationView.get` checks what DOT leaves out (NUL bytes, OIDC's prompt and
-max_age), then DOT validates the client, redirect URI, scopes and PKCE through oauthlib
-(server.py, validator.py), and renders the consent page; its form posts back here, and DOT
-creates the code.
+A request (GET, or POST from the client's own form) goes: `AuthorizationView.dispatch` refuses
+request objects, `get` checks what DOT leaves out (NUL bytes, OIDC's prompt, max_age and
+id_token_hint), then DOT validates the client, redirect URI, scopes and PKCE through oauthlib
+(server.py, validator.py). A consent on record (consent.py) answers at once; otherwise DOT
+renders the consent page, whose form posts back here, and DOT creates the code.
 """
 
+import json
 import re
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth.views import redirect_to_login
+from django.http import QueryDict
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from jwcrypto import jwk, jwt
+from jwcrypto.common import JWException
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import jwk_from_pem
 from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.openid.connect.core.exceptions import RequestNotSupported, RequestURINotSupported
 
 from ..middleware.security_headers import allow_form_action
+from . import claims
 from .common import has_nul
+from .consent import consent_on_record
+
+# The consent page's form (templates/oauth2_provider/authorize.html) carries this field, and its
+# Allow button DOT's `allow`: a POST with either answers the consent page. Any other POST is an
+# authorization request.
+CONSENT_ANSWER_FIELDS = {"consent_form", "allow"}
+
+# OIDC Core §2 auth_time: when this session signed in, as a POSIX timestamp.
+SIGNED_IN_AT_SESSION_KEY = "oauth_signed_in_at"
 
 
 class ConsentPrompt(Exception):
@@ -33,11 +53,47 @@ def prompt_values(request):
     return set(request.GET.get("prompt", "").split())
 
 
-def signed_in_longer_ago_than(user, max_age):
-    # auth_time is the user's last sign-in, as in DOT's ID tokens (OIDC Core §2).
+def record_sign_in_time(sender, request, user, **kwargs):
+    """user_logged_in receiver (OAuthConfig.ready): the session keeps the time it signed in.
+
+    Not last_login, which the user's sign-in on another device moves (OIDC Core §2: auth_time is
+    when the End-User authenticated). Django's own receiver, connected before this one by the auth
+    app, has just set last_login to this sign-in's time: one clock reading for both.
+    """
+    if request is not None:
+        signed_in_at = getattr(user, "last_login", None) or timezone.now()
+        request.session[SIGNED_IN_AT_SESSION_KEY] = int(signed_in_at.timestamp())
+
+
+def session_signed_in_at(request):
+    """When this session signed in; None for a session signed in before that was recorded."""
+    timestamp = request.session.get(SIGNED_IN_AT_SESSION_KEY)
+    return datetime.fromtimestamp(timestamp, UTC) if isinstance(timestamp, int) else None
+
+
+def signed_in_longer_ago_than(request, max_age):
     if max_age is None:
         return False
-    return user.last_login is None or (timezone.now() - user.last_login).total_seconds() > int(max_age)
+    signed_in_at = session_signed_in_at(request)
+    return signed_in_at is None or (timezone.now() - signed_in_at).total_seconds() > int(max_age)
+
+
+def id_token_subject(id_token, issuer):
+    """The `sub` of an ID token this server signed, with any of its keys; None for anything else.
+
+    An expired one will do: a hint names a user, it grants nothing (OIDC Core §3.1.2.1).
+    """
+    keys = jwk.JWKSet()
+    for pem in (oauth2_settings.OIDC_RSA_PRIVATE_KEY, *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE):
+        if pem:
+            keys.add(jwk_from_pem(pem))
+    try:
+        payload = json.loads(jwt.JWT(jwt=id_token, key=keys, algs=["RS256"], check_claims={}).claims)
+    except (JWException, ValueError, TypeError):
+        return None
+    if not isinstance(payload, dict) or payload.get("iss") != issuer:
+        return None
+    return payload.get("sub")
 
 
 def with_issuer(uri, issuer):
@@ -46,8 +102,38 @@ def with_issuer(uri, issuer):
     return urlunsplit(parts._replace(query=urlencode([*query, ("iss", issuer)])))
 
 
+# OIDC Core §3.1.2.1: the authorization endpoint MUST support POST as well as GET, the
+# parameters form-encoded in the body. Such a POST comes from the client's page on another
+# origin, so it cannot carry our CSRF token: the view is exempt, and only the consent form's
+# answer (CONSENT_ANSWER_FIELDS), the one POST that approves anything, is checked (csrf_protect,
+# RFC 6749 §10.12). An authorization request by POST can do no more than the same request by GET,
+# which any page can send a browser to. (Browsers do not send the SameSite=Lax session cookie
+# with another site's POST: such a request meets the login page, and prompt=none login_required.)
+@method_decorator(csrf_exempt, name="dispatch")
 class AuthorizationView(oauth2_views.AuthorizationView):
-    """DOT's authorization endpoint, with OIDC Core's prompt and max_age and RFC 9207 on errors."""
+    """DOT's authorization endpoint, with OIDC Core's POST, prompt, max_age, id_token_hint and
+    remembered consent, request objects refused, and RFC 9207 on errors."""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.answers_consent = request.method == "POST" and not CONSENT_ANSWER_FIELDS.isdisjoint(request.POST)
+        if self.answers_consent:
+            return csrf_protect(super().dispatch)(request, *args, **kwargs)
+        if request.method == "POST":
+            # From here on the request's parameters are the body's, as a GET's are its query's
+            # (DOT and oauthlib read request.GET; an empty POST keeps oauthlib from seeing them twice).
+            request.GET, request.POST = request.POST, QueryDict()
+        # OIDC Core §6.1, §6.2: request objects are not supported, which discovery says too; an
+        # error, never the parameters inside silently ignored. Before signing in: it cannot succeed.
+        if "request" in request.GET:
+            return self.error_to_client(RequestNotSupported)
+        if "request_uri" in request.GET:
+            return self.error_to_client(RequestURINotSupported)
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        if self.answers_consent:
+            return super().post(request, *args, **kwargs)
+        return self.get(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
         if has_nul(*(value for _, values in request.GET.lists() for value in values)):
@@ -58,19 +144,50 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         if max_age is not None and not re.fullmatch(r"[0-9]{1,9}", max_age):
             return self.error_to_client(errors.InvalidRequestError, description="max_age is not a number.")
         # OIDC Core §3.1.2.1: prompt=login and an older sign-in than max_age ask the user to sign in again.
-        if "login" in prompt or signed_in_longer_ago_than(request.user, max_age):
+        if "login" in prompt or signed_in_longer_ago_than(request, max_age):
             if prompt == {"none"}:
                 return self.error_to_client(errors.LoginRequired)
             if "none" not in prompt:
                 return self.sign_in_again()
+        # OIDC Core §3.1.2.1 id_token_hint: a positive answer only for the user the ID token names
+        # (oauthlib's validate_user_match, which DOT answers True, never sees the session's user).
+        id_token_hint = request.GET.get("id_token_hint")
+        if id_token_hint is not None:
+            subject = id_token_subject(id_token_hint, oauth2_settings.oidc_issuer(request))
+            if subject is None:
+                return self.error_to_client(
+                    errors.InvalidRequestError, description="id_token_hint is not an ID token of this server."
+                )
+            if subject != claims.subject(request.user):
+                return self.error_to_client(errors.LoginRequired, description="Signed in as another user.")
         try:
             response = super().get(request, *args, **kwargs)
         except ConsentPrompt:
             return self.render_to_response(self.get_context_data(**self.oauth2_data))
-        if prompt == {"none"} and response.status_code == 200:
+        if response.status_code != 200:
+            # A code (skip_authorization), or an error.
+            return response
+        # DOT would ask for consent. Asked before: the consent form's answer, Allow, as the user gave it.
+        remembered = self.get_form_class()(data={**self.get_initial(), "allow": True})
+        application, scopes = self.oauth2_data["application"], self.oauth2_data["scopes"]
+        if (
+            "consent" not in prompt
+            and consent_on_record(request.user, application, scopes)
+            and remembered.is_valid()
+        ):
+            return self.form_valid(remembered)
+        if prompt == {"none"}:
             # OIDC Core §3.1.2.1: prompt=none shows no page; without consent on record, consent_required.
             return self.error_to_client(errors.ConsentRequired)
         return response
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        if not self.answers_consent:
+            # An authorization request by POST fills the consent form in; only an answer fills it out.
+            kwargs.pop("data", None)
+            kwargs.pop("files", None)
+        return kwargs
 
     def get_context_data(self, **kwargs):
         # The consent form's answer redirects to the client (a validated redirect URI by now).
@@ -79,8 +196,12 @@ class AuthorizationView(oauth2_views.AuthorizationView):
 
     def create_authorization_response(self, request, scopes, credentials, allow):
         # OIDC Core §3.1.2.1: prompt=consent asks even a client that may skip the consent page.
-        if request.method == "GET" and "consent" in prompt_values(request):
+        if not self.answers_consent and "consent" in prompt_values(request):
             raise ConsentPrompt
+        # For the validator, which creates the code: OIDC Core §2 auth_time, stored for the token
+        # endpoint, and whether the user just allowed the request on the consent page, remembered then.
+        credentials["signed_in_at"] = session_signed_in_at(request)
+        credentials["consent_given"] = self.answers_consent
         return super().create_authorization_response(request, scopes, credentials, allow)
 
     def handle_no_permission(self):

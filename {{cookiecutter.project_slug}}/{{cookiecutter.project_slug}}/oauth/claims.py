@@ -26,9 +26,14 @@ import json
 
 from oauthlib.oauth2.rfc6749 import errors
 
+
+def subject(user):
+    """§2: the `sub` of a user, opaque and stable (users.User.sub), not DOT's default of the row's id."""
+    return str(user.sub)
+
+
 STANDARD_CLAIMS = {
-    # §2: opaque and stable (users.User.sub), not DOT's default of the row's id.
-    "sub": lambda request: str(request.user.sub),
+    "sub": lambda request: subject(request.user),
     "name": lambda request: request.user.get_full_name() or None,
     "given_name": lambda request: request.user.first_name or None,
     "family_name": lambda request: request.user.last_name or None,

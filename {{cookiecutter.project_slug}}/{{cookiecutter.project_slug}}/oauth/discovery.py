@@ -12,6 +12,10 @@ from oauth2_provider.settings import oauth2_settings
 
 from .common import DEVICE_CODE_GRANT
 
+# OIDC Core §6 request objects are refused (authorization.py). OIDC Discovery 1.0 §3: an absent
+# request_uri_parameter_supported means true, so both are said; RFC 8414 §2 admits them too.
+REQUEST_OBJECT_METADATA = {"request_parameter_supported": False, "request_uri_parameter_supported": False}
+
 
 class DeviceMetadataMixin:
     """RFC 8628 §4: metadata names the device authorization endpoint while the grant is offered."""
@@ -35,7 +39,7 @@ class AuthorizationServerMetadataView(DeviceMetadataMixin, oauth2_views.OAuthSer
 
     def get(self, request, *args, **kwargs):
         document = json.loads(super().get(request, *args, **kwargs).content)
-        return metadata_response({**document, **self.device_metadata(request)})
+        return metadata_response({**document, **REQUEST_OBJECT_METADATA, **self.device_metadata(request)})
 
 
 class OpenIDConfigurationView(DeviceMetadataMixin, oauth2_views.ConnectDiscoveryInfoView):
@@ -59,4 +63,4 @@ class OpenIDConfigurationView(DeviceMetadataMixin, oauth2_views.ConnectDiscovery
         for endpoint, view_name in endpoints.items():
             document[endpoint] = self._get_endpoint_url(request, view_name, required=True)
             document[f"{endpoint}_auth_methods_supported"] = auth_methods
-        return metadata_response({**document, **self.device_metadata(request)})
+        return metadata_response({**document, **REQUEST_OBJECT_METADATA, **self.device_metadata(request)})

@@ -5,14 +5,19 @@ naming the section it implements; the claims it releases are in claims.py.
 """
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 from oauth2_provider import oauth2_validators
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from . import claims
 from .common import has_nul, lock_rows, token_checksum
+from .consent import remember_consent
+from .models import SignInTime
 
 # An authorization code's refresh tokens form a family named after the code (uuid5 in this
 # namespace), so that a replay of the code finds and revokes them (RFC 6749 §4.1.2).
@@ -77,6 +82,25 @@ class Validator(oauth2_validators.OAuth2Validator):
 
     # Codes: RFC 6749 §4.1.2-4.1.3
 
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        # OIDC Core §3.1.2.4: what the user allowed on the consent page (AuthorizationView), with
+        # the scopes as validated, once the code exists.
+        if getattr(request, "consent_given", False) is True:
+            remember_consent(request.user, request.client, request.scopes)
+        # OIDC Core §2 auth_time: when the session that authorized the code signed in
+        # (AuthorizationView.create_authorization_response), for the ID tokens of the code's family.
+        signed_in_at = getattr(request, "signed_in_at", None)
+        if isinstance(signed_in_at, datetime):
+            # A family unused for longer than a refresh token lives has no live token left.
+            lifetime = (
+                oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS + oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+            )
+            SignInTime.objects.filter(used_at__lt=timezone.now() - timedelta(seconds=lifetime)).delete()
+            SignInTime.objects.create(
+                token_family=token_family_of_code(code["code"]), signed_in_at=signed_in_at
+            )
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         if has_nul(code):
             return False
@@ -110,6 +134,22 @@ class Validator(oauth2_validators.OAuth2Validator):
         # a replay (RFC 9700 §4.14.2), not a second success.
         lock_rows(get_refresh_token_model().objects.filter(token_checksum=token_checksum(refresh_token)))
         return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+
+    # ID tokens: OIDC Core §2, §12.2
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        id_token, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        # auth_time: when the session that authorized the code signed in, also in the ID tokens of
+        # its refresh tokens (§12.2), not DOT's last_login, which a sign-in elsewhere moves.
+        if request.grant_type == "authorization_code":
+            family = token_family_of_code(request.code)
+        else:
+            family = getattr(getattr(request, "refresh_token_instance", None), "token_family", None)
+        sign_in = SignInTime.objects.filter(token_family=family).first() if family else None
+        if sign_in is not None:
+            id_token["auth_time"] = int(sign_in.signed_in_at.timestamp())
+            sign_in.save(update_fields=["used_at"])
+        return id_token, expiration_time
 
     # Claims: OIDC Core §5 (claims.py)
 

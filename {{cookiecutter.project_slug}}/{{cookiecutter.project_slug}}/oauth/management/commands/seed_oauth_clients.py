@@ -29,6 +29,7 @@ class ClientSpec:
     algorithm: str = Application.NO_ALGORITHM
     allowed_scopes: str = ""
     is_resource_server: bool = False
+    always_ask_consent: bool = False
 
 
 def required_env(name):
@@ -58,6 +59,8 @@ def client_specs():
             # ID tokens for `openid` are signed with the server's RSA key.
             algorithm=Application.RS256_ALGORITHM,
             allowed_scopes=allowed_scopes_env("OAUTH_DEMO_ALLOWED_SCOPES", settings.OAUTH_SCOPES),
+            # The demo shows the consent page every time, remembered consent or not.
+            always_ask_consent=True,
         ),
         ClientSpec(
             name=f"{settings.PROJECT_NAME} machine-to-machine client",
@@ -89,6 +92,7 @@ def apply_spec(spec):
         "skip_authorization": False,
         "allowed_scopes": spec.allowed_scopes,
         "is_resource_server": spec.is_resource_server,
+        "always_ask_consent": spec.always_ask_consent,
     }
     changed = [field for field, value in wanted.items() if getattr(application, field) != value]
     for field in changed:

@@ -1,0 +1,106 @@
+"""
+Remembered consent and its withdrawal: the user's page of the clients they allowed, which revokes
+a client's tokens for the user when consent is withdrawn. Code: oauth/consent.py.
+"""
+
+import pytest
+from django.test import Client
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+
+from .conftest import (
+    AuthorizationRequest,
+    api_me_status,
+    assert_error_sent_to_the_client,
+    authorize_with,
+    query_of,
+    token_request,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def remembering_client(demo_application):
+    """The demo client, set to remember consent (the seeded one always asks)."""
+    demo_application.always_ask_consent = False
+    demo_application.save()
+    return demo_application
+
+
+@pytest.fixture
+def allowed(client, authorize, exchange, remembering_client):
+    """The user signed in and allowed the demo client; return its tokens."""
+    request, code = authorize()
+    return exchange(request, code).json()
+
+
+def test_the_page_lists_the_clients_the_user_allowed(client, allowed, remembering_client):
+    home = client.get("/")
+    assert b'href="/accounts/consents/"' in home.content
+    page = client.get("/accounts/consents/")
+    assert page.status_code == 200
+    assert remembering_client.name in page.content.decode()
+    assert "See your e-mail address" in page.content.decode()
+    assert page["Cache-Control"].startswith("max-age=0")
+
+
+def test_the_page_needs_a_signed_in_user(client):
+    response = client.get("/accounts/consents/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_withdrawing_consent_revokes_the_clients_tokens_and_asks_again(
+    client, allowed, demo_client, remembering_client, user
+):
+    request = AuthorizationRequest(demo_client.client_id)
+    assert query_of(authorize_with(client, request, prompt="none")["Location"])["code"]
+    assert api_me_status(client, allowed["access_token"]) == 200
+    response = client.post("/accounts/consents/", {"client_id": remembering_client.client_id})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/consents/"
+    assert remembering_client.name not in client.get("/accounts/consents/").content.decode()
+    assert api_me_status(client, allowed["access_token"]) == 401
+    refresh = token_request(
+        client, demo_client, grant_type="refresh_token", refresh_token=allowed["refresh_token"]
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+    assert not get_access_token_model().objects.filter(user=user).exists()
+    assert not get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).exists()
+    # The code issued silently above cannot be redeemed either.
+    assert not get_grant_model().objects.filter(user=user).exists()
+    request = AuthorizationRequest(demo_client.client_id)
+    assert_error_sent_to_the_client(
+        authorize_with(client, request, prompt="none"), request, "consent_required"
+    )
+
+
+def test_withdrawal_needs_the_pages_csrf_token(allowed, user, remembering_client):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    assert browser.post("/accounts/consents/", {"client_id": remembering_client.client_id}).status_code == 403
+    assert remembering_client.consents.filter(user=user).exists()
+
+
+@pytest.mark.parametrize("client_id", ["", "no-such-client", "demo\x00", "é" * 300])
+def test_withdrawing_what_is_not_the_users_changes_nothing(
+    client, allowed, remembering_client, user, client_id
+):
+    response = client.post("/accounts/consents/", {"client_id": client_id})
+    assert response.status_code == 404
+    assert remembering_client.consents.filter(user=user).exists()
+
+
+def test_one_user_cannot_withdraw_anothers_consent(allowed, remembering_client, user, django_user_model):
+    other = Client()
+    other.force_login(django_user_model.objects.create_user(username="mallory", password="x" * 20))
+    assert other.post("/accounts/consents/", {"client_id": remembering_client.client_id}).status_code == 404
+    assert remembering_client.consents.filter(user=user).exists()
+
+
+def test_admins_see_consents_and_set_a_client_to_always_ask(allowed, remembering_client, django_user_model):
+    admin = Client()
+    admin.force_login(django_user_model.objects.create_superuser(username="root", password="x" * 20))
+    assert remembering_client.name in admin.get("/admin/oauth/consent/").content.decode()
+    change_form = admin.get(f"/admin/oauth/application/{remembering_client.pk}/change/")
+    assert b'name="always_ask_consent"' in change_form.content
