@@ -6,10 +6,12 @@ what it may do.
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.views.mixins import ProtectedResourceMetadataMixin
 
-from .common import CLIENT_AUTHENTICATION_CHALLENGE, oauth_error
+from .common import CLIENT_AUTHENTICATION_CHALLENGE, OneClientAuthenticationMethod, oauth_error
 
 
-class IntrospectTokenView(ProtectedResourceMetadataMixin, oauth2_views.IntrospectTokenView):
+class IntrospectTokenView(
+    OneClientAuthenticationMethod, ProtectedResourceMetadataMixin, oauth2_views.IntrospectTokenView
+):
     """DOT's introspection endpoint: POST only, and RFC 7662 §2.3's answer to a failed authentication."""
 
     # RFC 7662 §2.1: POST; DOT also reads the token from a GET's URL, which ends up in logs.
