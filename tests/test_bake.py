@@ -228,12 +228,13 @@ def subprocess_cookiecutter(output_dir, *assignments):
     )
 
 
-def test_every_conformance_row_names_a_real_test(baked):
+@pytest.mark.parametrize(("heading", "at_least"), [("Standards conformance", 50), ("Security", 30)])
+def test_every_conformance_row_names_a_real_test(baked, heading, at_least):
     project, _ = baked
     readme = (project / "README.md").read_text()
-    section = readme.split("## Standards conformance", 1)[1].split("\n## ", 1)[0]
+    section = readme.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     references = re.findall(r"`(template: )?(tests/[\w/]+\.py)::(\w+)`", section)
-    assert len(references) > 50
+    assert len(references) > at_least
     for in_template, path, name in references:
         test_file = (TEMPLATE_DIR if in_template else project) / path
         assert re.search(rf"^def {name}\(", test_file.read_text(), re.M), f"{path}::{name} does not exist"

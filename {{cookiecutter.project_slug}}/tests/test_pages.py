@@ -57,3 +57,17 @@ def test_demo_callback_shows_the_code_escaped(client):
     response = client.get("/demo/callback/", {"code": "<b>abc</b>", "state": "s"})
     assert response.status_code == 200
     assert b"&lt;b&gt;abc&lt;/b&gt;" in response.content
+
+
+def test_demo_pages_are_off_unless_turned_on(client, settings):
+    settings.DEMO_PAGES_ENABLED = False
+    response = client.get("/demo/callback/", {"error": "x", "error_description": "Call +1 555 0100"})
+    assert response.status_code == 404
+    assert b"555 0100" not in response.content
+
+
+def test_a_sign_in_lasts_a_working_day(client, user):
+    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.cookies["sessionid"]["max-age"] == 8 * 60 * 60
+    assert response.cookies["sessionid"]["samesite"] == "Lax"

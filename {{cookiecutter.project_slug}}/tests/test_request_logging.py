@@ -114,3 +114,25 @@ def test_no_password_secret_or_token_reaches_the_log_even_at_debug_level(
     }
     logged = caplog.text + "".join(repr(record.args) for record in caplog.records)
     assert [name for name, value in secrets.items() if value in logged] == []
+
+
+def test_the_development_servers_request_lines_have_no_query_string():
+    """runserver logs each request on `django.server` as it does here; the query string carries
+    codes, state and id_token_hint, so only the path is written, as in production."""
+    stream = io.StringIO()
+    capture = logging.StreamHandler(stream)
+    server_logger = logging.getLogger("django.server")
+    server_logger.addHandler(capture)
+    try:
+        server_logger.info(
+            '"%s" %s %s',
+            "GET /demo/callback/?code=s3cret-code&state=st4te&id_token_hint=eyJ.h1nt HTTP/1.1",
+            "200",
+            "512",
+            extra={"request": None, "server_time": "now"},
+        )
+    finally:
+        server_logger.removeHandler(capture)
+    line = stream.getvalue()
+    assert '"GET /demo/callback/ HTTP/1.1" 200 512' in line
+    assert "s3cret" not in line and "st4te" not in line and "h1nt" not in line

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-from .conftest import DEMO_REDIRECT_URI, PASSWORD, AuthorizationRequest
+from .conftest import DEMO_REDIRECT_URI, PASSWORD, AuthorizationRequest, query_of
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def pages(client, user, demo_client, id_token, settings):
     }
     client.logout()
     anonymous["login"] = client.get("/accounts/login/")
-    settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = 1
+    settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT_AND_IP = 1
     client.post("/accounts/login/", {"username": user.username, "password": "wrong"})
     anonymous["too many attempts"] = client.post(
         "/accounts/login/", {"username": user.username, "password": "x"}
@@ -141,3 +141,26 @@ def test_the_consent_form_works_under_the_policy(client, user, demo_client):
 def test_json_endpoints_carry_the_policy_too(client):
     response = client.get("/.well-known/openid-configuration")
     assert directives(response)["default-src"] == ["'self'"]
+
+
+def no_store(response):
+    return "no-store" in [directive.strip() for directive in response.get("Cache-Control", "").split(",")]
+
+
+def test_every_answer_carrying_a_credential_is_never_stored(pages, client, user, demo_client, exchange):
+    """RFC 6749 §5.1, OIDC Core §3.1.3.3, RFC 9700 §4.3: no cache and no history keeps a page with a
+    password form, a consent or a code, nor a redirect or a JSON answer carrying a code or token."""
+    for name in ("login", "admin login", "too many attempts", "consent", "authorization error"):
+        assert no_store(pages[name]), name
+    for name in ("demo callback", "logout confirmation"):
+        assert no_store(pages[name]), name
+    request = AuthorizationRequest(demo_client.client_id)
+    redirect = client.post(request.url, {**request.params, "allow": "Authorize"})
+    assert redirect.status_code == 302 and "code=" in redirect["Location"]
+    assert no_store(redirect)
+    tokens = exchange(request, query_of(redirect["Location"])["code"])
+    assert tokens.status_code == 200 and no_store(tokens)
+    userinfo = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens.json()['access_token']}")
+    assert userinfo.status_code == 200 and no_store(userinfo)
+    # Pages without a credential stay cacheable as before.
+    assert not no_store(pages["home"])

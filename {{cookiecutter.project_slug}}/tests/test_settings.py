@@ -94,3 +94,44 @@ def test_production_answers_over_tls_only(production_environment):
     assert answer["hsts"] == "max-age=31536000; includeSubDomains; preload"
     assert answer["secure_cookies"] == [True, True]
     assert answer["http_only_cookies"] == [True, True]
+
+
+SESSION_PROBE = """
+import json
+from django.conf import settings
+from django.test import Client, override_settings
+# The pages name their static files, whose manifest only collectstatic writes.
+override_settings(STORAGES={**settings.STORAGES, "staticfiles": {
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}}).enable()
+client = Client(HTTP_HOST="auth.example.com")
+login_page = client.get("/accounts/login/", secure=True)
+print(json.dumps({
+    "session": [settings.SESSION_COOKIE_NAME, settings.SESSION_COOKIE_AGE, settings.SESSION_COOKIE_SAMESITE],
+    "csrf_cookie": login_page.cookies[settings.CSRF_COOKIE_NAME].output(),
+    "demo_callback": client.get("/demo/callback/", {"error_description": "x"}, secure=True).status_code,
+}))
+"""
+
+
+def production_probe(environment):
+    result = manage("shell", "-c", SESSION_PROBE, **environment)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_production_cookies_are_host_only_and_a_sign_in_lasts_a_working_day(production_environment):
+    """__Host- cookies: Secure, Path=/, no Domain, so no sibling host can set them; 8 hours, Lax."""
+    answer = production_probe(production_environment)
+    assert answer["session"] == ["__Host-sessionid", 8 * 60 * 60, "Lax"]
+    cookie = answer["csrf_cookie"]
+    assert cookie.startswith("Set-Cookie: __Host-csrftoken=")
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+    production_environment["DJANGO_SESSION_COOKIE_AGE"] = "3600"
+    assert production_probe(production_environment)["session"][1] == 3600
+
+
+def test_production_has_no_demo_pages_unless_turned_on(production_environment):
+    assert production_probe(production_environment)["demo_callback"] == 404
+    production_environment["DEMO_PAGES_ENABLED"] = "true"
+    assert production_probe(production_environment)["demo_callback"] == 200

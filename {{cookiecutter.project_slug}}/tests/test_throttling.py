@@ -9,11 +9,13 @@ throttling = project_module("middleware.throttling")
 pytestmark = pytest.mark.django_db
 
 LIMIT = 3
+ACCOUNT_LIMIT = 3 * LIMIT
 
 
 @pytest.fixture(autouse=True)
 def small_limits(settings):
-    settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = LIMIT
+    settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT_AND_IP = LIMIT
+    settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = ACCOUNT_LIMIT
     settings.THROTTLE_LOGIN_FAILURES_PER_IP = 2 * LIMIT
     settings.THROTTLE_CLIENT_FAILURES_PER_CLIENT = LIMIT
     settings.THROTTLE_CLIENT_FAILURES_PER_IP = 2 * LIMIT
@@ -36,7 +38,9 @@ def assert_retry_after(response):
     assert 0 < int(response["Retry-After"]) <= 15 * 60
 
 
-def test_an_account_is_paused_after_repeated_failures_even_for_the_right_password(client, user):
+def test_an_address_is_paused_for_an_account_after_repeated_failures_even_for_the_right_password(
+    client, user
+):
     for _ in range(LIMIT):
         assert sign_in(client, user.username, "wrong").status_code == 200
     response = sign_in(client, user.username, PASSWORD)
@@ -44,8 +48,47 @@ def test_an_account_is_paused_after_repeated_failures_even_for_the_right_passwor
     assert_retry_after(response)
     assert b"Too many failed sign-in attempts" in response.content
     assert not client.get("/").context["user"].is_authenticated
-    # The account, not the address: the same account from elsewhere is paused too.
-    assert sign_in(client, user.username, PASSWORD, address="198.51.100.7").status_code == 429
+    # The account at that address only: whoever failed cannot lock the user out elsewhere.
+    assert sign_in(client, user.username, PASSWORD, address="198.51.100.7").status_code == 302
+
+
+def test_failures_from_many_addresses_pause_the_account_only_where_it_failed(client, user):
+    for number in range(ACCOUNT_LIMIT):
+        address = f"203.0.113.{number // (LIMIT - 1)}"  # each below its own limit for the account
+        assert sign_in(client, user.username, "wrong", address=address).status_code == 200
+    # Past the account's limit, an address that failed for it is refused, the right password too.
+    assert sign_in(client, user.username, PASSWORD, address="203.0.113.0").status_code == 429
+    # An address that has not failed still has its password checked: one guess, then it is refused.
+    assert sign_in(client, user.username, "wrong", address="198.51.100.20").status_code == 200
+    assert sign_in(client, user.username, PASSWORD, address="198.51.100.20").status_code == 429
+    # And the user, signing in from an address of their own, gets in.
+    assert sign_in(client, user.username, PASSWORD, address="198.51.100.7").status_code == 302
+
+
+@pytest.mark.parametrize("spelling", [" alice", "alice\t", "\uff41lice", "ALICE", "Alice\u00a0"])
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_every_spelling_of_a_username_counts_for_its_account(client, user, spelling, path):
+    """The username as Django's authentication reads it (strip, NFKC), casefolded: a paused
+    account is not reached again under another spelling, which Django would sign in."""
+    user.is_staff = True
+    user.save()
+    for _ in range(LIMIT):
+        assert sign_in(client, user.username, "wrong", path=path).status_code == 200
+    assert sign_in(client, spelling, "wrong", path=path).status_code == 429
+    assert sign_in(client, spelling, PASSWORD, path=path).status_code == 429
+    client.logout()
+    # The other way round: failures under that spelling count for the account.
+    for _ in range(LIMIT):
+        assert sign_in(client, spelling, "wrong", path=path, address="198.51.100.9").status_code == 200
+    assert sign_in(client, user.username, PASSWORD, path=path, address="198.51.100.9").status_code == 429
+
+
+def test_the_addresses_of_one_ipv6_network_count_as_one(client, user):
+    for number in range(2 * LIMIT):
+        address = f"2001:db8:0:1::{number + 1}"
+        assert sign_in(client, f"guess{number}", "wrong", address=address).status_code == 200
+    assert sign_in(client, user.username, PASSWORD, address="2001:db8:0:1:ffff::9").status_code == 429
+    assert sign_in(client, user.username, PASSWORD, address="2001:db8:0:2::1").status_code == 302
 
 
 def test_an_address_is_paused_after_failures_across_accounts(client, user):
@@ -98,6 +141,32 @@ def test_a_client_is_paused_after_repeated_failed_authentications(client, m2m_cl
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"] == "invalid_client"
     assert client_credentials(client, m2m_client, address="198.51.100.7", path=path).status_code == 429
+
+
+@pytest.mark.parametrize("path", ["/o/token/", "/o/introspect/", "/o/revoke_token/"])
+def test_a_paused_client_cannot_hide_behind_a_second_authentication_method(client, m2m_client, path):
+    wrong = Credentials(m2m_client.client_id, "wrong-secret")
+    for _ in range(LIMIT):
+        assert client_credentials(client, wrong, path=path).status_code == 401
+    in_the_body = {"client_id": m2m_client.client_id, "client_secret": m2m_client.client_secret}
+    form = {"grant_type": "client_credentials", "token": "x", **in_the_body}
+    for junk in ("Basic", "Basic ", "Basic !!!", Credentials("someone-else", "x").basic_auth):
+        response = client.post(path, form, HTTP_AUTHORIZATION=junk, REMOTE_ADDR="198.51.100.7")
+        assert response.status_code == 400, junk
+        assert response.json()["error"] == "invalid_request"
+    assert client.post(path, form, REMOTE_ADDR="198.51.100.7").status_code == 429
+
+
+def test_failures_count_for_the_client_that_would_be_authenticated(client, m2m_client):
+    # Basic with the same client_id in the body authenticates that client: its failures count for it.
+    for _ in range(LIMIT):
+        response = client.post(
+            "/o/token/",
+            {"grant_type": "client_credentials", "client_id": m2m_client.client_id},
+            HTTP_AUTHORIZATION=Credentials(m2m_client.client_id, "wrong-secret").basic_auth,
+        )
+        assert response.status_code == 401
+    assert client_credentials(client, m2m_client, address="198.51.100.7").status_code == 429
 
 
 def test_an_address_is_paused_after_failed_authentications_across_clients(client, m2m_client):

@@ -9,6 +9,7 @@ from urllib.parse import quote_plus, urlencode
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
@@ -239,6 +240,36 @@ def test_refresh_cannot_widen_the_scope(authorize, exchange, client, demo_client
     )
     assert narrower.status_code == 200
     assert narrower.json()["scope"] == "read"
+
+
+@pytest.mark.parametrize("path", ["/o/token/", "/o/introspect/", "/o/revoke_token/"])
+def test_more_than_one_client_authentication_method_is_invalid_request(client, m2m_client, demo_client, path):
+    """RFC 6749 §2.3: one method a request. Basic with credentials in the body too is refused
+    before either is checked; Basic with its own client_id in the body only names the client."""
+    form = {"grant_type": "client_credentials", "token": "x"}
+    for body in (
+        {"client_secret": m2m_client.client_secret},
+        {"client_id": m2m_client.client_id, "client_secret": m2m_client.client_secret},
+        {"client_id": demo_client.client_id},
+        {"client_id": demo_client.client_id, "client_secret": demo_client.client_secret},
+    ):
+        response = client.post(path, {**form, **body}, HTTP_AUTHORIZATION=m2m_client.basic_auth)
+        assert response.status_code == 400, body
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"] == "invalid_request"
+    named = client.post(
+        path, {**form, "client_id": m2m_client.client_id}, HTTP_AUTHORIZATION=m2m_client.basic_auth
+    )
+    assert named.status_code == 200, named.content
+
+
+@pytest.mark.parametrize("path", ["/o/token/", "/o/introspect/", "/o/revoke_token/"])
+def test_client_endpoints_take_posts_without_a_csrf_token(m2m_client, path):
+    """Clients, not browsers, post here: no CSRF cookie or token (Django's test client skips the check)."""
+    response = Client(enforce_csrf_checks=True).post(
+        path, {"grant_type": "client_credentials", "token": "x"}, HTTP_AUTHORIZATION=m2m_client.basic_auth
+    )
+    assert response.status_code == 200, response.content
 
 
 def test_basic_credentials_are_form_urlencoded(client, application_model, seeded):

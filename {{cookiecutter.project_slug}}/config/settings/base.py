@@ -76,6 +76,13 @@ CACHES = {
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
+# DEMO PAGES
+# ------------------------------------------------------------------------------
+# /demo/callback/, where the seeded demo client lands, shows whatever code or error text it is
+# sent, on this server's own origin: a page for trying the server out, so 404 unless turned on
+# (the local settings do).
+DEMO_PAGES_ENABLED = env.bool("DEMO_PAGES_ENABLED", default=False)
+
 # APPS
 # ------------------------------------------------------------------------------
 DJANGO_APPS = [
@@ -134,6 +141,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     f"{PROJECT_PACKAGE}.middleware.security_headers.ContentSecurityPolicyMiddleware",
+    f"{PROJECT_PACKAGE}.middleware.security_headers.NoStoreMiddleware",
     f"{PROJECT_PACKAGE}.middleware.throttling.BruteForceThrottleMiddleware",
 ]
 
@@ -163,6 +171,15 @@ TEMPLATES = [
 
 # SECURITY
 # ------------------------------------------------------------------------------
+# The session is the user's sign-in at every client: 8 hours, a working day, so a user signs in
+# once a day and a forgotten browser's sign-in does not outlive it (Django's default is two
+# weeks; NIST SP 800-63B §4.2.3 asks for a new sign-in every 12 hours at AAL2). Clients that
+# need a fresher one ask with max_age or prompt=login.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#session-cookie-age
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 60 * 60)
+# Lax, not Strict: an authorization request is a navigation from the client's site, which must
+# carry the session or the user would sign in at every request.
+SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -183,13 +200,18 @@ CONTENT_SECURITY_POLICY = {
 
 # BRUTE-FORCE THROTTLING
 # ------------------------------------------------------------------------------
-# Failed sign-ins (per account and per IP address), failed client authentications at the
-# token, revocation and introspection endpoints (per client_id and per IP address) and wrong
-# user codes at the device page (per user and per IP address: RFC 8628 §5.1), counted in the
-# cache over fixed windows; at a limit, 429 with Retry-After until the window ends.
-# See {PROJECT_PACKAGE}/middleware/throttling.py. Several workers need a shared CACHE_URL.
+# Failed sign-ins (per IP address, per account and address, per account), failed client
+# authentications at the token, revocation and introspection endpoints (per client_id and per
+# IP address) and wrong user codes at the device page (per user and per IP address: RFC 8628
+# §5.1), counted in the cache over fixed windows; at a limit, 429 with Retry-After until the
+# window ends. See {PROJECT_PACKAGE}/middleware/throttling.py and the README's "Security".
+# Several workers need a shared CACHE_URL.
 THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=15 * 60)
-THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = env.int("THROTTLE_LOGIN_FAILURES_PER_ACCOUNT", default=10)
+# One address's failures for one account pause that account for that address only.
+THROTTLE_LOGIN_FAILURES_PER_ACCOUNT_AND_IP = env.int("THROTTLE_LOGIN_FAILURES_PER_ACCOUNT_AND_IP", default=10)
+# Every address's failures for one account: beyond this, only addresses that have not failed for
+# it are still let in. NIST SP 800-63B §5.2.2 caps failed attempts on an account at 100.
+THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = env.int("THROTTLE_LOGIN_FAILURES_PER_ACCOUNT", default=100)
 THROTTLE_LOGIN_FAILURES_PER_IP = env.int("THROTTLE_LOGIN_FAILURES_PER_IP", default=50)
 THROTTLE_CLIENT_FAILURES_PER_CLIENT = env.int("THROTTLE_CLIENT_FAILURES_PER_CLIENT", default=10)
 THROTTLE_CLIENT_FAILURES_PER_IP = env.int("THROTTLE_CLIENT_FAILURES_PER_IP", default=50)
@@ -205,7 +227,10 @@ THROTTLE_IP_HEADER = env("THROTTLE_IP_HEADER", default="REMOTE_ADDR")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.RequestIDFilter"}},
+    "filters": {
+        "request_id": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.RequestIDFilter"},
+        "path_only": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.QueryStringFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.JSONFormatter"},
@@ -214,10 +239,15 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}
     },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    # At DEBUG both write authorization codes and tokens into the log (oauthlib's
-    # "Created authorization code grant", DOT's "Success url for the request"), so they
-    # stay at INFO whatever DJANGO_LOG_LEVEL says.
-    "loggers": {name: {"level": "INFO"} for name in ("oauthlib", "oauth2_provider")},
+    "loggers": {
+        # At DEBUG both write authorization codes and tokens into the log (oauthlib's
+        # "Created authorization code grant", DOT's "Success url for the request"), so they
+        # stay at INFO whatever DJANGO_LOG_LEVEL says.
+        **{name: {"level": "INFO"} for name in ("oauthlib", "oauth2_provider")},
+        # runserver's line for each request: its path only, as in production, since the query
+        # string carries codes, state and id_token_hint.
+        "django.server": {"handlers": ["console"], "filters": ["path_only"], "propagate": False},
+    },
 }
 
 # OAUTH 2.1 AND OPENID CONNECT (django-oauth-toolkit)

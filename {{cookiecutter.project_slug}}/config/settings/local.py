@@ -4,6 +4,8 @@ from .base import *  # noqa: F403
 from .base import OAUTH2_PROVIDER, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# The demo client's callback page, to try the flows out.
+DEMO_PAGES_ENABLED = env.bool("DEMO_PAGES_ENABLED", default=True)
 
 # Local clients often redirect to http://127.0.0.1; production settings allow https only.
 OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"] = env.list(

@@ -8,6 +8,8 @@ from .base import OAUTH2_PROVIDER, OIDC_SCOPES, PASSWORD_HASHERS
 
 SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789"  # noqa: S105
 DEBUG = False
+# The demo callback page is tested; test_settings.py checks that production turns it off.
+DEMO_PAGES_ENABLED = True
 
 # Test users log in many times: a fast hasher for them only, client secrets still
 # go through the dedicated client-secret hasher.

@@ -69,6 +69,18 @@ class RequestIDFilter(logging.Filter):
         return True
 
 
+class QueryStringFilter(logging.Filter):
+    """Cuts the query string out of runserver's request lines ("GET /path?query HTTP/1.1"):
+    authorization codes, state and id_token_hint travel there."""
+
+    QUERY_STRING = re.compile(r"\?\S*")
+
+    def filter(self, record):
+        record.msg = self.QUERY_STRING.sub("", record.getMessage())
+        record.args = ()
+        return True
+
+
 class JSONFormatter(logging.Formatter):
     """One JSON object per line. Only named fields are written, never arbitrary `extra` values."""
 

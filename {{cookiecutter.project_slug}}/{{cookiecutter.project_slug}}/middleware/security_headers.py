@@ -1,5 +1,6 @@
 """
-Content-Security-Policy on every response; Django 5.2 has none built in.
+Content-Security-Policy on every response; Django 5.2 has none built in. Cache-Control: no-store
+on every response that carries a credential.
 
 The policy is CONTENT_SECURITY_POLICY in settings. Its form-action lets forms submit to this
 site only, but a form's answer may redirect on to a client (the consent page to the redirect
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from oauth2_provider.models import get_application_model
 
 from ..oauth.common import has_nul
@@ -61,4 +63,42 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", policy(request))
+        return response
+
+
+# The pages and endpoints whose answers carry a code, a token, a password form or a consent, and
+# the parameters that carry one in a redirect. No cache on the way and no browser history may
+# keep them: RFC 6749 §5.1, OIDC Core §3.1.3.3, RFC 9700 §4.3.
+NO_STORE_VIEWS = {
+    "login",
+    "admin:login",
+    "oauth2_provider:authorize",
+    "oauth2_provider:token",
+    "oauth2_provider:revoke-token",
+    "oauth2_provider:introspect",
+    "oauth2_provider:user-info",
+    "oauth2_provider:rp-initiated-logout",
+    "oauth2_provider:device-authorization",
+    "oauth2_provider:device",
+    "oauth2_provider:device-confirm",
+    "demo-callback",
+}
+CREDENTIAL_PARAMETERS = {"code", "access_token", "id_token", "refresh_token", "device_code", "user_code"}
+
+
+def carries_a_credential(response):
+    location = urlsplit(response.get("Location", ""))
+    names = {*parse_qs(location.query, keep_blank_values=True), *parse_qs(location.fragment)}
+    return not CREDENTIAL_PARAMETERS.isdisjoint(names)
+
+
+class NoStoreMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if (match and match.view_name in NO_STORE_VIEWS) or carries_a_credential(response):
+            patch_cache_control(response, no_store=True)
         return response

@@ -1,32 +1,43 @@
 """
 Brute-force throttling of failed sign-ins, failed client authentications and wrong device codes.
 
-Failures are counted in Django's cache over fixed windows of THROTTLE_WINDOW_SECONDS: per
-account and per client IP address at the login pages, per client_id and per IP address at
-the endpoints where OAuth clients authenticate, per signed-in user and per IP address at the
-page where a device's user code is entered. Once a count reaches its limit, further attempts
-are refused with 429 and a Retry-After header until the window ends, without checking the
-password, secret or code. A successful sign-in (or a successful request of a client) clears
-the count of that account (or client); successes never count. A right user code clears
-nothing: anyone can have one, by starting a device flow of their own.
+Failures are counted in Django's cache over fixed windows of THROTTLE_WINDOW_SECONDS. Once a
+count reaches its limit, further attempts are refused with 429 and a Retry-After header until
+the window ends, without checking the password, secret or code.
+
+At the login pages, so that guessing is bounded without letting anyone lock a user out
+(OWASP Authentication Cheat Sheet, "Account Lockout"):
+- per address: its failures for any account;
+- per account and address: its failures for one account pause that account for that address only;
+- per account, from every address, at a much higher limit: once reached, an address that has
+  already failed for the account is refused, while one that has not still has its password checked.
+The account is the username as Django's authentication reads it (stripped, NFKC, as the user
+model normalises it), casefolded, so no spelling of a name escapes its counts. A successful
+sign-in clears that account's failures from that address only: a user signing in never hands
+an attacker a fresh allowance.
+
+At the endpoints where OAuth clients authenticate: per client_id and per address. A successful
+request of a client clears that client's count. Successes never count.
+
+At the page where a device's user code is entered: per signed-in user and per address. A
+right user code clears nothing: anyone can have one, by starting a device flow of their own.
 
 Give every worker the same cache (CACHE_URL=redis://...) or each one counts on its own.
 RFC 6749 §10.10 asks for this (credential guessing), NIST SP 800-63B §5.2.2 for sign-ins,
 RFC 8628 §5.1 for user codes, which are short enough to guess.
 """
 
-import base64
 import hashlib
+import ipaddress
 import math
 import time
-from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.shortcuts import render
 
-from ..oauth.common import oauth_error
+from ..oauth.common import basic_client_id, oauth_error
 
 # The clock the windows are counted by; tests replace it, not time.time for the whole process.
 clock = time.time
@@ -66,41 +77,69 @@ def forget_failures(kind, value):
     cache.delete(counter_key(kind, value))
 
 
+def failure_counts(counters):
+    """The failures counted so far under each (kind, value); 0 for an empty value."""
+    keys = [counter_key(kind, value) if value else None for kind, value in counters]
+    found = cache.get_many([key for key in keys if key])
+    return [found.get(key, 0) if key else 0 for key in keys]
+
+
 def over_limit(counters):
     """Whether any (kind, value, limit) counter has reached its limit."""
-    keys = {counter_key(kind, value): limit for kind, value, limit in counters if value}
-    counts = cache.get_many(list(keys))
-    return any(counts.get(key, 0) >= limit for key, limit in keys.items())
+    counts = failure_counts([(kind, value) for kind, value, _limit in counters])
+    return any(count >= limit for count, (_kind, _value, limit) in zip(counts, counters, strict=True))
 
 
 def client_ip(request):
     # Behind a proxy, THROTTLE_IP_HEADER names the header it sets; its last entry is the
     # address the proxy itself saw, which the client cannot forge.
-    return request.META.get(settings.THROTTLE_IP_HEADER, "").rsplit(",", 1)[-1].strip()
+    address = request.META.get(settings.THROTTLE_IP_HEADER, "").rsplit(",", 1)[-1].strip()
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6 and parsed.ipv4_mapped is None:
+        # One IPv6 host or site holds a whole /64 at least (RFC 6177 §3): it counts as one address.
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return address
 
 
 def account_name(username):
-    return (username or "").casefold()
+    """The account a typed username signs in to: what AuthenticationForm's UsernameField (strip,
+    then NFKC via the user model's normalize_username) makes of it, casefolded."""
+    return get_user_model().normalize_username((username or "").strip()).casefold()
 
 
-def login_counters(request, username):
+def account_at_address(account, address):
+    return f"{account}\n{address}" if account else ""
+
+
+def sign_in_failures(request, username):
+    """The (kind, value) of every counter a failed sign-in for `username` from this request adds to."""
+    account, address = account_name(username), client_ip(request)
     return [
-        ("login-account", account_name(username), settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT),
-        ("login-ip", client_ip(request), settings.THROTTLE_LOGIN_FAILURES_PER_IP),
+        ("login-ip", address),
+        ("login-account-ip", account_at_address(account, address)),
+        ("login-account", account),
     ]
 
 
+def sign_in_refused(request, username):
+    """Whether a sign-in is refused before its password is checked."""
+    by_ip, by_account_at_ip, by_account = failure_counts(sign_in_failures(request, username))
+    return (
+        by_ip >= settings.THROTTLE_LOGIN_FAILURES_PER_IP
+        or by_account_at_ip >= settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT_AND_IP
+        # Under attack from many addresses, an account still lets in an address that has not failed for it.
+        or (by_account >= settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT and by_account_at_ip > 0)
+    )
+
+
 def client_id_of(request):
-    """The client_id a request authenticates as: HTTP Basic first, as DOT reads it, else the body."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme == "Basic":
-        try:
-            decoded = base64.b64decode(credentials).decode()
-        except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 (UnicodeDecodeError)
-            return ""
-        # RFC 6749 §2.3.1: form-urlencoded before base64.
-        return unquote_plus(decoded.partition(":")[0])
-    return request.POST.get("client_id", "")
+    """The client_id a request authenticates as: HTTP Basic first, as DOT reads it, else the body.
+    A request with both is refused (oauth/common.py, OneClientAuthenticationMethod)."""
+    basic = basic_client_id(request)
+    return request.POST.get("client_id", "") if basic is None else basic
 
 
 def client_counters(request):
@@ -154,7 +193,7 @@ class BruteForceThrottleMiddleware:
         if request.method != "POST":
             return None
         view_name = self.view_name(request)
-        if view_name in LOGIN_VIEWS and over_limit(login_counters(request, request.POST.get("username"))):
+        if view_name in LOGIN_VIEWS and sign_in_refused(request, request.POST.get("username")):
             return too_many_attempts(request, "registration/too_many_attempts.html")
         if view_name in CLIENT_AUTHENTICATION_VIEWS and over_limit(client_counters(request)):
             return too_many_client_authentications()
@@ -193,10 +232,11 @@ def count_failed_sign_in(sender, credentials, request=None, **kwargs):
     if request is None:
         return
     username = credentials.get(get_user_model().USERNAME_FIELD, "")
-    for kind, value, _limit in login_counters(request, username):
+    for kind, value in sign_in_failures(request, username):
         if value:
             record_failure(kind, value)
 
 
 def forget_failed_sign_ins(sender, request, user, **kwargs):
-    forget_failures("login-account", account_name(user.get_username()))
+    account = account_name(user.get_username())
+    forget_failures("login-account-ip", account_at_address(account, client_ip(request)))

@@ -9,10 +9,14 @@ class OAuthConfig(AppConfig):
     def ready(self):
         from django.conf import settings
         from django.contrib.auth.signals import user_logged_in
+        from django.db.backends.signals import connection_created
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .authorization import record_sign_in_time
         from .signing_keys import load_signing_keys
+        from .sqlite import keep_database_files_private
+
+        connection_created.connect(keep_database_files_private, dispatch_uid="private-sqlite-files")
 
         load_signing_keys(
             settings.OAUTH2_PROVIDER, settings.OIDC_RSA_PRIVATE_KEY_FILE, settings.OIDC_INACTIVE_KEYS_DIR

@@ -2,9 +2,13 @@
 Small pieces that several endpoints share: one definition each, so that a fix reaches them all.
 """
 
+import base64
 import hashlib
+from urllib.parse import unquote_plus
 
 from django.http import JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import AbstractApplication
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -124,3 +128,39 @@ class BearerTokenTransport:
             challenge = f'Bearer error="invalid_request", error_description="{problem}"'
             return oauth_error("invalid_request", problem, WWW_Authenticate=challenge)
         return super().dispatch(request, *args, **kwargs)
+
+
+def basic_client_id(request):
+    """The client_id of the request's HTTP Basic credentials, as DOT reads them: None without a
+    Basic Authorization header, "" when its credentials are unreadable."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials).decode()
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 (UnicodeDecodeError)
+        return ""
+    # RFC 6749 §2.3.1: form-urlencoded before base64.
+    return unquote_plus(decoded.partition(":")[0])
+
+
+class OneClientAuthenticationMethod:
+    """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request.
+    HTTP Basic with a client_secret in the body, or with another client_id there, is refused
+    before any credential is checked: DOT would try the body once Basic failed, so a client
+    paused by throttling (its client_id in the body) could hide behind a junk Basic header.
+    The same client_id in the body only names the client and is allowed (RFC 6749 §3.2.1)."""
+
+    # A dispatch of its own hides DOT's csrf_exempt one: clients post here, not browsers.
+    @method_decorator(csrf_exempt)
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST" and self.more_than_one_method(request):
+            return oauth_error(
+                "invalid_request", "Authenticate the client one way: HTTP Basic or the request body."
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def more_than_one_method(request):
+        basic, body = basic_client_id(request), request.POST
+        return basic is not None and ("client_secret" in body or body.get("client_id", basic) != basic)

@@ -18,7 +18,12 @@ from oauth2_provider import views as oauth2_views
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.views.mixins import ProtectedResourceMetadataMixin
 
-from .common import CLIENT_AUTHENTICATION_CHALLENGE, oauth_error, token_checksum
+from .common import (
+    CLIENT_AUTHENTICATION_CHALLENGE,
+    OneClientAuthenticationMethod,
+    oauth_error,
+    token_checksum,
+)
 
 
 def may_learn_about(resource_server, token_value):
@@ -29,7 +34,9 @@ def may_learn_about(resource_server, token_value):
     return any(token.allows_audience(uri) for uri in resource_server.resource_uris.split())
 
 
-class IntrospectTokenView(ProtectedResourceMetadataMixin, oauth2_views.IntrospectTokenView):
+class IntrospectTokenView(
+    OneClientAuthenticationMethod, ProtectedResourceMetadataMixin, oauth2_views.IntrospectTokenView
+):
     """DOT's introspection endpoint: POST only, for resource servers, never cached."""
 
     # RFC 7662 §2.1: POST; DOT also reads the token from a GET's URL, which ends up in logs.

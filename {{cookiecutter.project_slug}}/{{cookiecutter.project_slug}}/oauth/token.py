@@ -9,10 +9,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as oauth2_views
 
-from .common import CLIENT_AUTHENTICATION_CHALLENGE
+from .common import CLIENT_AUTHENTICATION_CHALLENGE, OneClientAuthenticationMethod
 
 
-class ClientAuthenticationErrors:
+class ClientAuthenticationErrors(OneClientAuthenticationMethod):
     """RFC 6749 §5.2 error responses where clients authenticate: the token and revocation endpoints."""
 
     # A dispatch of its own hides DOT's csrf_exempt one: clients post here, not browsers.

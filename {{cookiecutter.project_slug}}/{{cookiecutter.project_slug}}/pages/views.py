@@ -1,5 +1,7 @@
 """The site's own pages: home, the demo client's callback, and the answer to an unreadable request."""
 
+from django.conf import settings
+from django.http import Http404
 from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -18,6 +20,8 @@ def home(request):
 @require_GET
 def demo_callback(request):
     """Where the seeded demo client lands: shows the code to redeem at the token endpoint."""
+    if not settings.DEMO_PAGES_ENABLED:
+        raise Http404
     return render(
         request,
         "demo_callback.html",
