@@ -7,7 +7,7 @@ naming the section it implements; the claims it releases are in claims.py.
 import uuid
 
 from oauth2_provider import oauth2_validators
-from oauth2_provider.models import get_grant_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauthlib.oauth2.rfc6749 import errors
 
 from . import claims
@@ -87,6 +87,12 @@ class Validator(oauth2_validators.OAuth2Validator):
         # a replay (RFC 9700 §4.14.2), not a second success.
         lock_rows(get_refresh_token_model().objects.filter(token_checksum=token_checksum(refresh_token)))
         return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+
+    def _load_access_token(self, token):
+        # Every bearer check starts here. token_checksum is unique: DOT's .first() adds an
+        # ORDER BY whose compilation is a tenth of the whole check, for nothing.
+        tokens = get_access_token_model().objects.select_related("application", "user")
+        return next(iter(tokens.filter(token_checksum=token_checksum(token))[:1]), None)
 
     # Claims: OIDC Core §5 (claims.py)
 
