@@ -18,7 +18,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def client_credentials(client, m2m_client):
-    return client.post("/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=m2m_client.basic_auth)
+    return client.post(
+        "/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=m2m_client.basic_auth
+    )
 
 
 def test_connections_persist_and_are_checked_on_every_database():
@@ -48,7 +50,9 @@ def test_the_token_endpoint_does_not_read_back_the_token_it_wrote(client, m2m_cl
     with CaptureQueriesContext(connection) as queries:
         response = client_credentials(client, m2m_client)
     assert response.status_code == 200
-    token_reads = [q for q in queries.captured_queries if q["sql"].startswith('SELECT "oauth2_provider_accesstoken"')]
+    token_reads = [
+        q for q in queries.captured_queries if q["sql"].startswith('SELECT "oauth2_provider_accesstoken"')
+    ]
     assert token_reads == []
 
 
