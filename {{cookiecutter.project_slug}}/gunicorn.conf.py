@@ -22,9 +22,11 @@ timeout = 30
 graceful_timeout = 30
 # Behind a proxy that keeps connections to us open; harmless without one.
 keepalive = 5
-# Recycle workers now and then, so a slow leak in any library never takes a server down.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then, so a slow leak in any library never takes a server down; rarely:
+# each restart re-imports Django (a second of a core), and at 2,000 requests a busy worker did
+# that every few seconds. The benchmark reports each worker's memory growth (README, "Performance").
+max_requests = 100_000
+max_requests_jitter = 10_000
 # Heartbeat files on a memory file system: a slow disk must not look like a stuck worker.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 

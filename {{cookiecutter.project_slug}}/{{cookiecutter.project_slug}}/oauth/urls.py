@@ -5,6 +5,7 @@ The discovery documents live at the site root, where OIDC Discovery 1.0 §4 and 
 them, so the issuer is the bare origin; every other endpoint lives under /o/.
 """
 
+from django.db import transaction
 from django.urls import include, path
 from oauth2_provider import urls as oauth2_urls
 from oauth2_provider import views as oauth2_views
@@ -16,14 +17,19 @@ app_name = "oauth2_provider"
 # DOT's own pages where the user of a device, once the code is entered, answers (RFC 8628 §3.3).
 DEVICE_PAGES = ("device-confirm", "device-grant-status")
 
+# Views that only read run without the request's transaction (ATOMIC_REQUESTS): on SQLite that
+# transaction takes the database's one write lock, so every request would wait for every other.
+# Only views that never write belong here; the others stay atomic. See README, "Performance".
+read_only = transaction.non_atomic_requests
+
 endpoints = [
     path("authorize/", authorization.AuthorizationView.as_view(), name="authorize"),
     path("token/", token.TokenView.as_view(), name="token"),
     path("revoke_token/", revocation.RevokeTokenView.as_view(), name="revoke-token"),
-    path("introspect/", introspection.IntrospectTokenView.as_view(), name="introspect"),
-    path("userinfo/", userinfo.UserInfoView.as_view(), name="user-info"),
+    path("introspect/", read_only(introspection.IntrospectTokenView.as_view()), name="introspect"),
+    path("userinfo/", read_only(userinfo.UserInfoView.as_view()), name="user-info"),
     path("logout/", logout.LogoutView.as_view(), name="rp-initiated-logout"),
-    path(".well-known/jwks.json", oauth2_views.JwksInfoView.as_view(), name="jwks-info"),
+    path(".well-known/jwks.json", read_only(oauth2_views.JwksInfoView.as_view()), name="jwks-info"),
     path("device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"),
     path("device/", device.DeviceUserCodeView.as_view(), name="device"),
     *(route for route in oauth2_urls.base_urlpatterns if route.name in DEVICE_PAGES),

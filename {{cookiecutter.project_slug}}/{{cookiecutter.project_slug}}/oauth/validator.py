@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 from oauth2_provider import oauth2_validators
-from oauth2_provider.models import get_grant_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -150,6 +150,14 @@ class Validator(oauth2_validators.OAuth2Validator):
             id_token["auth_time"] = int(sign_in.signed_in_at.timestamp())
             sign_in.save(update_fields=["used_at"])
         return id_token, expiration_time
+
+    # Bearer tokens: RFC 6750
+
+    def _load_access_token(self, token):
+        # Every bearer check starts here. token_checksum is unique: DOT's .first() adds an
+        # ORDER BY whose compilation is a tenth of the whole check, for nothing.
+        tokens = get_access_token_model().objects.select_related("application", "user")
+        return next(iter(tokens.filter(token_checksum=token_checksum(token))[:1]), None)
 
     # Claims: OIDC Core §5 (claims.py)
 
