@@ -106,7 +106,14 @@ get_application_model().objects.update_or_create(client_id=fields.pop("client_id
 """
 
 
+# What an admin sets for a test's client unless the test says otherwise: the sample scopes (an
+# empty list means only the default scopes), and the consent page every time, so that a
+# consent remembered by an earlier test on the same live server changes no later one.
+CLIENT_DEFAULTS = {"allowed_scopes": "openid profile email read", "always_ask_consent": True}
+
+
 def register_client(project, database_env, **fields):
     """Create (or update) an OAuth client in the database of a live server, as an admin would."""
+    fields = {**CLIENT_DEFAULTS, **fields}
     venv_manage(project, "shell", "-c", REGISTER_CLIENT, LIVE_TEST_CLIENT=json.dumps(fields), **database_env)
     return fields["client_id"]

@@ -4,6 +4,7 @@ a client's tokens for the user when consent is withdrawn. Code: oauth/consent.py
 """
 
 import pytest
+from django.utils.html import escape
 from django.test import Client
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
@@ -39,7 +40,7 @@ def test_the_page_lists_the_clients_the_user_allowed(client, allowed, rememberin
     assert b'href="/accounts/consents/"' in home.content
     page = client.get("/accounts/consents/")
     assert page.status_code == 200
-    assert remembering_client.name in page.content.decode()
+    assert escape(remembering_client.name) in page.content.decode()
     assert "See your e-mail address" in page.content.decode()
     assert page["Cache-Control"].startswith("max-age=0")
 
@@ -101,6 +102,6 @@ def test_one_user_cannot_withdraw_anothers_consent(allowed, remembering_client, 
 def test_admins_see_consents_and_set_a_client_to_always_ask(allowed, remembering_client, django_user_model):
     admin = Client()
     admin.force_login(django_user_model.objects.create_superuser(username="root", password="x" * 20))
-    assert remembering_client.name in admin.get("/admin/oauth/consent/").content.decode()
+    assert escape(remembering_client.name) in admin.get("/admin/oauth/consent/").content.decode()
     change_form = admin.get(f"/admin/oauth/application/{remembering_client.pk}/change/")
     assert b'name="always_ask_consent"' in change_form.content
