@@ -77,6 +77,10 @@ def test_layout(baked):
         ".pre-commit-config.yaml",
         "Procfile",
         "gunicorn.conf.py",
+        "deploy/nginx.conf",
+        f"deploy/systemd/{slug}.service",
+        f"deploy/systemd/{slug}-cleartokens.service",
+        f"deploy/systemd/{slug}-cleartokens.timer",
         "README.md",
     ):
         assert (project / relative).is_file(), relative
@@ -185,6 +189,8 @@ def test_generated_test_suite_passes(baked):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=project_env()
     )
     assert " passed" in result.stdout
+    # An in-memory SQLite URL (sqlite://:memory:) is no file in the project folder.
+    assert not (project / ":memory:").exists()
 
 
 @pytest.mark.parametrize(

@@ -33,13 +33,21 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet, RSAKey
 
-from .conftest import bake, free_port, fresh_postgres_database, postgres_admin, running_server, venv_manage
+from .conftest import (
+    bake,
+    free_port,
+    fresh_postgres_database,
+    postgres_admin,
+    postgres_url,
+    running_server,
+    venv_manage,
+)
 from .live import checked, query_of, register_client, sign_in, submit
 from .oauth_helpers import authorization_params, token_request
 
 pytestmark = pytest.mark.xdist_group("production")
 
-PRODUCTION = {"DJANGO_SETTINGS_MODULE": "config.settings.production"}
+PRODUCTION = {"DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
 # Production allows https redirect URIs only. Nothing is ever sent there: the tests read the
 # authorization response from the Location header.
 RP_REDIRECT_URI = "https://rp.example/callback"
@@ -53,8 +61,23 @@ def project(tmp_path_factory):
     path = bake(tmp_path_factory.mktemp("production"))
     (path / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     venv_manage(path, "create_oidc_key")
-    venv_manage(path, "collectstatic", "--noinput", **PRODUCTION)
+    # Production settings read no .env: every variable they need is given.
+    venv_manage(
+        path,
+        "collectstatic",
+        "--noinput",
+        **production_environment(path),
+        DATABASE_URL=postgres_url("collectstatic_connects_to_no_database"),
+        OAUTH_ISSUER="https://127.0.0.1",
+    )
     return path
+
+
+def production_environment(project):
+    """Production settings with the bake's own secret key, given explicitly as on a server."""
+    lines = (project / ".env").read_text().splitlines()
+    [secret_key] = [line.partition("=")[2] for line in lines if line.startswith("DJANGO_SECRET_KEY=")]
+    return {**PRODUCTION, "DJANGO_SECRET_KEY": secret_key}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +151,13 @@ def production_server(project, certificate):
         command = gunicorn(project, port, workers, *certificate, *options)
         base_url = f"https://127.0.0.1:{port}"
         with running_server(
-            project, command, base_url, output, **PRODUCTION, DATABASE_URL=database_url, **env
+            project,
+            command,
+            base_url,
+            output,
+            **production_environment(project),
+            DATABASE_URL=database_url,
+            **env,
         ):
             yield base_url
 
@@ -582,7 +611,8 @@ def test_the_procfile_command_honours_port_and_web_concurrency(project, database
         # Only to find the master process: gunicorn reads extra options from here.
         "GUNICORN_CMD_ARGS": f"--pid={pid_file}",
         "DATABASE_URL": database,
-        **PRODUCTION,
+        "OAUTH_ISSUER": f"https://127.0.0.1:{port}",
+        **production_environment(project),
     }
     with running_server(project, ["bash", "-c", f"exec {web}"], f"http://127.0.0.1:{port}", **environment):
         master = pid_file.read_text().strip()

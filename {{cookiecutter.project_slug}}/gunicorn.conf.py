@@ -5,15 +5,48 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import logging
+import math
 import os
+from pathlib import Path
 
-# Platforms (Heroku, Render, Fly, ...) say where to listen in $PORT.
-bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
+import environ
+
+# The production environment file (README, "Deploy") holds gunicorn's variables below too; the
+# settings read it again, and a real environment variable wins over it in both.
+if os.environ.get("DJANGO_ENV_FILE"):
+    environ.Env.read_env(os.environ["DJANGO_ENV_FILE"], overwrite=False)
+
+# Loopback only: the reverse proxy in front (deploy/nginx.conf) is the one way in, so no client
+# can send the forwarded headers below past it. Platforms (Heroku, Render, Fly, ...) and
+# containers, whose router is the only thing that reaches the port, listen everywhere:
+# GUNICORN_BIND=0.0.0.0:$PORT (the Procfile says --bind). $PORT is where platforms say to listen.
+bind = [os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"]
+# The proxies whose X-Forwarded-Proto sets the request's scheme (https); the application's
+# throttling takes the client address from X-Forwarded-For on their connections only. `*` where
+# nothing but the platform's router can reach the port.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# A container is often allowed fewer CPUs than its host has: os.cpu_count() counts the host's.
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cpus(cpu_max=CGROUP_CPU_MAX):
+    """The CPUs this process may run on, capped by a cgroup v2 CPU quota ("200000 100000": 2)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):  # no cgroup v2 file here, or not of that form
+        return cpus
+    if quota == "max":
+        return cpus
+    return max(1, min(cpus, math.ceil(int(quota) / int(period))))
+
 
 # One process per core: a Python process runs Python on one core at a time. Threads fill the
 # time a request waits for the database. Measured on this project: see README, "The server".
 # WEB_CONCURRENCY is the platforms' name for the number of processes.
-workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
+workers = int(os.environ.get("WEB_CONCURRENCY", usable_cpus()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 
@@ -33,11 +66,34 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Requests are logged by the application ({{ cookiecutter.project_slug }}/middleware/request_logging.py): one JSON line each,
 # with the request id and without the query string, where authorization codes travel.
 accesslog = None
+
+
+class GracefulWorkerExit(logging.Filter):
+    """Log a worker stopped by SIGTERM at INFO: only the master sends it, on a reload or a stop.
+
+    gunicorn 23 logs "Worker (pid:N) was sent SIGTERM!" at ERROR for every worker a graceful
+    reload (HUP) replaces (benoitc/gunicorn#3050), which alerting on errors would page for.
+    """
+
+    def filter(self, record):
+        if record.levelno == logging.ERROR and record.getMessage().endswith("was sent SIGTERM!"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 # Gunicorn's own messages (worker boot, timeouts) in the same JSON form as the application's.
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"graceful_worker_exit": {"()": GracefulWorkerExit}},
     "formatters": {"json": {"()": "{{ cookiecutter.project_slug }}.middleware.request_logging.JSONFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
-    "loggers": {"gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "gunicorn.error": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["graceful_worker_exit"],
+        }
+    },
 }

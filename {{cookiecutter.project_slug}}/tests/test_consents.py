@@ -4,8 +4,8 @@ a client's tokens for the user when consent is withdrawn. Code: oauth/consent.py
 """
 
 import pytest
-from django.utils.html import escape
 from django.test import Client
+from django.utils.html import escape
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from .conftest import (

@@ -85,3 +85,31 @@ def test_unknown_allowed_scope_is_a_clear_error(client_env, application_model, m
     with pytest.raises(CommandError, match="Unknown scopes: admin"):
         call_command("seed_oauth_clients")
     assert not application_model.objects.exists()
+
+
+def test_no_demo_creates_only_the_machine_client(client_env, application_model, capsys):
+    call_command("seed_oauth_clients", "--no-demo")
+    out = capsys.readouterr().out
+    assert out.count("created:") == 1
+    assert list(application_model.objects.values_list("client_id", flat=True)) == [
+        client_env["OAUTH_M2M_CLIENT_ID"]
+    ]
+
+
+@pytest.fixture
+def https_only(settings):
+    """Production's rule for redirect URIs."""
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ALLOWED_REDIRECT_URI_SCHEMES": ["https"]}
+
+
+def test_an_http_demo_client_is_skipped_where_https_is_required(
+    client_env, application_model, https_only, capsys
+):
+    call_command("seed_oauth_clients")
+    out = capsys.readouterr().out
+    assert "skipped: " in out and "OAUTH_DEMO_REDIRECT_URI=http://127.0.0.1:8000/demo/callback/" in out
+    assert "--no-demo" in out
+    # The machine client is there all the same: nothing rolled back.
+    assert list(application_model.objects.values_list("client_id", flat=True)) == [
+        client_env["OAUTH_M2M_CLIENT_ID"]
+    ]

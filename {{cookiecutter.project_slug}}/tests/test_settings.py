@@ -63,10 +63,117 @@ def test_production_passes_the_deploy_checks(production_environment):
 
 
 def test_deploy_checks_want_a_pinned_https_issuer(production_environment):
-    production_environment["OAUTH_ISSUER"] = "http://auth.example.com"
+    # An http issuer does not even start (below); a query string gets past the settings only.
+    production_environment["OAUTH_ISSUER"] = "https://auth.example.com/?tenant=1"
     result = manage("check", "--deploy", "--fail-level", "WARNING", **production_environment)
     assert result.returncode != 0
     assert "oauth.W001" in result.stderr
+
+
+def test_production_refuses_an_http_issuer(production_environment):
+    production_environment["OAUTH_ISSUER"] = "http://auth.example.com"
+    result = manage("check", **production_environment)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: OAUTH_ISSUER is 'http://auth.example.com'" in result.stderr
+
+
+@pytest.fixture
+def development_env_file():
+    """The project's development .env, as on every developer's machine: made for the test if absent."""
+    path = PROJECT_DIR / ".env"
+    if path.exists():
+        yield path
+        return
+    path.write_text(
+        "DJANGO_SECRET_KEY=development-only-" + "x" * 40 + "\n"
+        "DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1\n"
+        "DATABASE_URL=sqlite:///db.sqlite3\n"
+    )
+    try:
+        yield path
+    finally:
+        path.unlink()
+
+
+def production_command(*args, **environment):
+    """manage.py with production settings and nothing else: no DJANGO_ENV_FILE."""
+    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings.production", **environment}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
+
+
+REQUIRED = ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "OAUTH_ISSUER")
+
+
+def test_production_never_reads_the_development_env_file(development_env_file):
+    result = production_command("check")
+    assert result.returncode != 0
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("django.core.exceptions.ImproperlyConfigured: "), result.stderr
+    assert all(name in error for name in REQUIRED), error
+    assert "production never reads .env" in error
+
+
+def test_an_issuer_alone_does_not_make_a_production_server(development_env_file):
+    # The deploy gate used to pass like this, on the SQLite file and the development secret key.
+    result = production_command(
+        "check", "--deploy", "--fail-level", "WARNING", OAUTH_ISSUER="https://a.example"
+    )
+    assert result.returncode != 0
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("django.core.exceptions.ImproperlyConfigured: "), result.stderr
+    assert [name for name in REQUIRED if name in error] == list(REQUIRED[:3]), error
+
+
+SETTINGS_PROBE = """
+import json
+from django.conf import settings
+print(json.dumps([settings.SECRET_KEY, settings.ALLOWED_HOSTS, settings.DATABASES["default"]["NAME"]]))
+"""
+
+
+def test_production_reads_the_file_django_env_file_names(
+    production_environment, tmp_path, development_env_file
+):
+    env_file = tmp_path / "env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in production_environment.items()))
+    result = production_command("shell", "-c", SETTINGS_PROBE, DJANGO_ENV_FILE=str(env_file))
+    assert result.returncode == 0, result.stderr
+    secret_key, hosts, database = json.loads(result.stdout.splitlines()[-1])
+    assert secret_key == production_environment["DJANGO_SECRET_KEY"]
+    assert hosts == ["auth.example.com"]
+    assert database == str(tmp_path / "db.sqlite3")
+    # A real environment variable wins over the file.
+    result = production_command(
+        "shell", "-c", SETTINGS_PROBE, DJANGO_ENV_FILE=str(env_file), DJANGO_ALLOWED_HOSTS="other.example"
+    )
+    assert json.loads(result.stdout.splitlines()[-1])[1] == ["other.example"]
+
+
+def test_a_named_env_file_that_is_missing_is_an_error(tmp_path):
+    result = production_command("check", DJANGO_ENV_FILE=str(tmp_path / "absent"))
+    assert result.returncode != 0
+    assert f"DJANGO_ENV_FILE names {tmp_path / 'absent'}, which does not exist" in result.stderr
+
+
+def test_an_in_memory_sqlite_database_is_no_file(tmp_path):
+    probe = 'from django.conf import settings; print(settings.DATABASES["default"]["NAME"])'
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", probe],
+        cwd=PROJECT_DIR,
+        env={
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DJANGO_ENV_FILE": os.devnull,
+            "DATABASE_URL": "sqlite://:memory:",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == ":memory:"
+    assert not (PROJECT_DIR / ":memory:").exists()
 
 
 TLS_PROBE = """

@@ -139,3 +139,39 @@ def test_settings_publish_inactive_keys_from_disk_and_from_the_environment(key_f
         signing_keys.key_id(from_environment.read_text()),
         signing_keys.key_id(on_disk),
     ]
+
+
+def test_retiring_nothing_says_so(key_file, capsys):
+    call_command("rotate_oidc_key", path=key_file)
+    capsys.readouterr()
+    call_command("retire_oidc_keys", inactive_dir=key_file.parent / "inactive")
+    out = capsys.readouterr().out
+    assert "Nothing retired" in out and "too recently" in out
+    assert len(inactive_keys(key_file)) == 1
+
+
+@pytest.mark.django_db
+def test_a_staged_key_is_published_first_and_signs_once_activated(
+    client, settings, key_file, authorize, exchange
+):
+    """Two-phase rotation for several servers: every JWKS has the new key before it signs anything."""
+    old_kid = signing_keys.key_id(key_file.read_text())
+    call_command("rotate_oidc_key", path=key_file, stage=True, verbosity=0)
+    staged = signing_keys.staged_key_path(key_file)
+    assert stat.S_IMODE(staged.stat().st_mode) == 0o600
+    new_kid = signing_keys.key_id(staged.read_text())
+    serve_keys(settings, key_file)
+    published = [key["kid"] for key in client.get("/o/.well-known/jwks.json").json()["keys"]]
+    assert published == [old_kid, new_kid]
+    assert header_kid(exchange(*authorize()).json()["id_token"]) == old_kid
+    with pytest.raises(CommandError, match="staged already"):
+        call_command("rotate_oidc_key", path=key_file, stage=True)
+
+    call_command("rotate_oidc_key", path=key_file, activate=True, verbosity=0)
+    assert not staged.exists()
+    serve_keys(settings, key_file)
+    published = [key["kid"] for key in client.get("/o/.well-known/jwks.json").json()["keys"]]
+    assert published == [new_kid, old_kid]
+    assert header_kid(exchange(*authorize()).json()["id_token"]) == new_kid
+    with pytest.raises(CommandError, match="No staged key"):
+        call_command("rotate_oidc_key", path=key_file, activate=True)

@@ -211,3 +211,31 @@ def test_the_client_address_comes_from_the_configured_proxy_header(client, user,
         HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.7",
     )
     assert other.status_code == 302
+
+
+def test_a_spoofed_forwarded_address_from_a_client_that_is_no_proxy_does_not_count(client, user, settings):
+    # Behind nginx the header names the client; a client reaching the server directly could
+    # write any address there, a new one for each guess, and never be counted.
+    settings.THROTTLE_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.THROTTLE_TRUSTED_PROXIES = ["127.0.0.1", "::1"]
+    for number in range(2 * LIMIT):
+        client.post(
+            "/accounts/login/",
+            {"username": f"guess{number}", "password": "wrong"},
+            REMOTE_ADDR="203.0.113.9",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{number}",
+        )
+    blocked = client.post(
+        "/accounts/login/",
+        {"username": user.username, "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_X_FORWARDED_FOR="198.51.100.200",
+    )
+    assert blocked.status_code == 429
+    # Through the proxy the header counts: another client, not paused.
+    through_proxy = client.post(
+        "/accounts/login/",
+        {"username": user.username, "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="203.0.113.9, 192.0.2.77",
+    )
+    assert through_proxy.status_code == 302

@@ -1,24 +1,15 @@
 """
-Settings shared by every environment.
+Settings shared by every environment, read from the environment.
 
-Every deploy-time value comes from the environment; `.env` in the project folder
-is read for local use and a real environment variable always wins over it.
+The module that imports this one has already loaded its env file (see __init__.py).
 https://django-environ.readthedocs.io/
 """
 
-import os
-from pathlib import Path
-
 import environ
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+from . import PROJECT_DIR as BASE_DIR
 
 env = environ.Env()
-# DJANGO_ENV_FILE points elsewhere (or at nothing) when the environment is set up
-# some other way, as on most servers.
-ENV_FILE = Path(os.environ.get("DJANGO_ENV_FILE", BASE_DIR / ".env"))
-if ENV_FILE.is_file():
-    env.read_env(ENV_FILE, overwrite=False)
 
 # GENERAL
 # ------------------------------------------------------------------------------
@@ -47,8 +38,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A relative SQLite path is relative to the project folder, not the shell's.
-    DATABASES["default"]["NAME"] = str(BASE_DIR / DATABASES["default"]["NAME"])
+    # A relative SQLite path is relative to the project folder, not the shell's; an in-memory
+    # database (sqlite://:memory:) is no path at all.
+    if DATABASES["default"]["NAME"] != ":memory:":
+        DATABASES["default"]["NAME"] = str(BASE_DIR / DATABASES["default"]["NAME"])
     # Several requests may write at once (token issuance, rotation): WAL lets readers
     # go on while one writer works, and IMMEDIATE takes the write lock up front so a
     # transaction never fails half-way with "database is locked".
@@ -224,6 +217,10 @@ THROTTLE_USER_CODE_FAILURES_PER_IP = env.int("THROTTLE_USER_CODE_FAILURES_PER_IP
 # The request.META key with the client's address: behind a proxy, the header it sets, e.g.
 # HTTP_X_FORWARDED_FOR (its last entry counts). Otherwise every client shares the proxy's.
 THROTTLE_IP_HEADER = env("THROTTLE_IP_HEADER", default="REMOTE_ADDR")
+# The header counts only on a connection from one of these proxies (addresses, or `*` where
+# nothing else can reach the port): anyone else could write any address into it. The same
+# variable tells gunicorn whose X-Forwarded-Proto to believe (gunicorn.conf.py).
+THROTTLE_TRUSTED_PROXIES = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
 
 # LOGGING
 # ------------------------------------------------------------------------------
@@ -289,7 +286,8 @@ OAUTH_ISSUER = env("OAUTH_ISSUER", default="")
 # The OIDC signing key: PEM text in OIDC_RSA_PRIVATE_KEY, or a file (created by
 # `manage.py create_oidc_key`). Every worker must sign with the same key. Keys replaced by
 # `manage.py rotate_oidc_key` stay published in the JWKS, so ID tokens they signed still
-# verify until they expire; `manage.py retire_oidc_keys` removes them. Where keys live in the
+# verify until they expire; `manage.py retire_oidc_keys` removes them; a key staged beside the active
+# one (`rotate_oidc_key --stage`) is published before it signs. Where keys live in the
 # environment, OIDC_RSA_PRIVATE_KEYS_INACTIVE holds their PEM texts one after the other.
 # oauth/signing_keys.py loads them all when the app starts. See README, "Signing key rotation".
 OIDC_RSA_PRIVATE_KEY_FILE = BASE_DIR / env("OIDC_RSA_PRIVATE_KEY_FILE", default="keys/oidc.key")

@@ -1,7 +1,11 @@
-"""Settings for running on your own machine: `manage.py runserver`."""
+"""Settings for running on your own machine: `manage.py runserver`. Reads `.env`."""
 
-from .base import *  # noqa: F403
-from .base import OAUTH2_PROVIDER, env
+from . import PROJECT_DIR, load_env_file
+
+load_env_file(default=PROJECT_DIR / ".env")
+
+from .base import *  # noqa: E402, F403
+from .base import OAUTH2_PROVIDER, env  # noqa: E402
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # The demo client's callback page, to try the flows out.

@@ -1,12 +1,42 @@
 """
-Settings for production. Refuses to start without a secret key and a host list.
+Settings for production. Read the real environment and the file DJANGO_ENV_FILE names, never
+`.env`; refuse to start without a secret key, the host list, a database and an https issuer.
 
-Run `DJANGO_SETTINGS_MODULE=config.settings.production manage.py check --deploy`
-before every release. https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+Run `manage.py check --deploy --fail-level WARNING` with these settings before every release.
+https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 """
 
-from .base import *  # noqa: F403
-from .base import LOGGING, MIDDLEWARE, OAUTH2_PROVIDER, env
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from . import load_env_file
+
+load_env_file()
+
+from .base import *  # noqa: E402, F403
+from .base import LOGGING, MIDDLEWARE, OAUTH2_PROVIDER, OAUTH_ISSUER, env  # noqa: E402
+
+# REQUIRED
+# ------------------------------------------------------------------------------
+# Base's defaults suit a laptop (SQLite in the project folder, the issuer of each request's
+# Host header): production starts only once each of these is given. See README, "Deploy".
+REQUIRED_VARIABLES = {
+    "DJANGO_SECRET_KEY": "50+ random characters",
+    "DJANGO_ALLOWED_HOSTS": "the host names clients use, comma-separated",
+    "DATABASE_URL": "postgres://...",
+    "OAUTH_ISSUER": "https://<your domain>",
+}
+MISSING_VARIABLES = [name for name in REQUIRED_VARIABLES if not env.str(name, default="").strip()]
+if MISSING_VARIABLES:
+    raise ImproperlyConfigured(
+        "Production settings need "
+        + "; ".join(f"{name} ({REQUIRED_VARIABLES[name]})" for name in MISSING_VARIABLES)
+        + ". Set them in the environment or in the file DJANGO_ENV_FILE names; production never reads .env."
+    )
+# OIDC Discovery 1.0 §3 and RFC 8414 §2: the issuer is an https URL.
+if urlsplit(OAUTH_ISSUER).scheme != "https" or not urlsplit(OAUTH_ISSUER).netloc:
+    raise ImproperlyConfigured(f"OAUTH_ISSUER is {OAUTH_ISSUER!r}: production needs https://<your domain>.")
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -15,8 +45,11 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # HTTPS
 # ------------------------------------------------------------------------------
-# Behind a TLS-terminating proxy, set DJANGO_SECURE_PROXY_SSL_HEADER=true and make
-# sure the proxy sets X-Forwarded-Proto. https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+# Behind a TLS-terminating proxy, gunicorn takes the scheme from X-Forwarded-Proto, but only on
+# connections from FORWARDED_ALLOW_IPS (gunicorn.conf.py): leave DJANGO_SECURE_PROXY_SSL_HEADER
+# off with it. The setting makes Django believe that header from any client, so set it only
+# behind another server, where nothing but the proxy can reach the port.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -1,10 +1,14 @@
-"""Settings for the test suite: fast, isolated, and still secure by default."""
+"""Settings for the test suite: fast, isolated, and still secure by default. Reads `.env`."""
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .base import *  # noqa: F403
-from .base import OAUTH2_PROVIDER, OIDC_SCOPES, PASSWORD_HASHERS
+from . import PROJECT_DIR, load_env_file
+
+load_env_file(default=PROJECT_DIR / ".env")
+
+from .base import *  # noqa: E402, F403
+from .base import OAUTH2_PROVIDER, OIDC_SCOPES, PASSWORD_HASHERS  # noqa: E402
 
 SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789"  # noqa: S105
 DEBUG = False

@@ -92,8 +92,14 @@ def over_limit(counters):
 
 def client_ip(request):
     # Behind a proxy, THROTTLE_IP_HEADER names the header it sets; its last entry is the
-    # address the proxy itself saw, which the client cannot forge.
-    address = request.META.get(settings.THROTTLE_IP_HEADER, "").rsplit(",", 1)[-1].strip()
+    # address the proxy itself saw, which the client cannot forge. A client that reaches the
+    # server directly could write anything there: the header counts only from a trusted proxy.
+    peer = request.META.get("REMOTE_ADDR", "")
+    trusted = settings.THROTTLE_TRUSTED_PROXIES
+    if settings.THROTTLE_IP_HEADER == "REMOTE_ADDR" or not ("*" in trusted or peer in trusted):
+        address = peer
+    else:
+        address = request.META.get(settings.THROTTLE_IP_HEADER, "").rsplit(",", 1)[-1].strip() or peer
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:

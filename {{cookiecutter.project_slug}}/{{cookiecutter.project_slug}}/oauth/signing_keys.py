@@ -1,8 +1,10 @@
 """
-The OIDC signing keys on disk: the active one, and the inactive ones it replaced.
+The OIDC signing keys on disk: the active one, the inactive ones it replaced, and a staged one.
 
 An inactive key stays in the JWKS until every ID token it signed has expired, so relying
 parties can still verify them (OIDC Core 1.0 §10.1.1, "Rotation of Asymmetric Signing Keys").
+A staged key (`rotate_oidc_key --stage`) is published before it signs, so that with several
+servers every JWKS has it before the first ID token it signs (`rotate_oidc_key --activate`).
 """
 
 import os
@@ -23,18 +25,26 @@ PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-
 def load_signing_keys(provider_settings, key_file: Path, inactive_dir: Path) -> None:
     """Fill DOT's OIDC_RSA_PRIVATE_KEY and OIDC_RSA_PRIVATE_KEYS_INACTIVE at start-up (OAuthConfig.ready).
 
-    The active key is the PEM text given in settings, else the key file. The inactive keys are
-    the PEM texts given as one string, one after the other, and every key in `inactive_dir`; a
-    list given in settings is taken as it is.
+    The active key is the PEM text given in settings, else the key file. The published but
+    inactive keys are the PEM texts given as one string, one after the other, the staged key
+    beside the key file, and every key in `inactive_dir`; a list given in settings is taken as
+    it is.
     """
     if not provider_settings.get("OIDC_RSA_PRIVATE_KEY") and key_file.is_file():
         provider_settings["OIDC_RSA_PRIVATE_KEY"] = key_file.read_text()
     inactive = provider_settings.get("OIDC_RSA_PRIVATE_KEYS_INACTIVE") or ""
     if isinstance(inactive, str):
+        staged = staged_key_path(key_file)
         provider_settings["OIDC_RSA_PRIVATE_KEYS_INACTIVE"] = [
             *PEM_PRIVATE_KEY.findall(inactive),
+            *([staged.read_text()] if staged.is_file() else []),
             *(path.read_text() for path in sorted(inactive_dir.glob("*.key"))),
         ]
+
+
+def staged_key_path(key_file: Path) -> Path:
+    """Where the next key waits, published but not yet signing: keys/oidc.staged.key."""
+    return key_file.with_name(f"{key_file.stem}.staged{key_file.suffix}")
 
 
 def key_id(pem: str) -> str:

@@ -12,7 +12,7 @@ from ...signing_keys import key_id, retired_at
 class Command(BaseCommand):
     help = (
         "Delete inactive signing keys (keys/inactive/) replaced long enough ago that every ID token "
-        "they signed has expired. Restart the workers afterwards."
+        "they signed has expired. Reload the workers afterwards."
     )
 
     def add_arguments(self, parser):
@@ -27,6 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, inactive_dir, older_than, **options):
         cutoff = timezone.now() - timedelta(seconds=older_than)
+        retired = 0
         for path in sorted(inactive_dir.glob("*.key")):
             replaced = retired_at(path)
             if replaced is None:
@@ -34,4 +35,14 @@ class Command(BaseCommand):
             elif replaced < cutoff:
                 kid = key_id(path.read_text())
                 path.unlink()
+                retired += 1
                 self.stdout.write(f"Retired {kid} ({path}), replaced {replaced:%Y-%m-%d %H:%M:%S} UTC.")
+            else:
+                self.stdout.write(f"Kept {path}: replaced {replaced:%Y-%m-%d %H:%M:%S} UTC, too recently.")
+        if retired:
+            self.stdout.write("Reload the server so its workers stop publishing the retired keys.")
+        else:
+            self.stdout.write(
+                f"Nothing retired: no inactive key in {inactive_dir} was replaced more than "
+                f"{older_than} seconds ago."
+            )
