@@ -428,7 +428,9 @@ def test_every_echoed_value_is_escaped(live_server, signed_in_browser, env_value
         assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text, name
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages["demo callback error"].text
     # A code is never echoed: the demo refuses one it did not ask for.
-    assert pages["demo callback code"].status_code == 400 and "alert(1)" not in pages["demo callback code"].text
+    assert (
+        pages["demo callback code"].status_code == 400 and "alert(1)" not in pages["demo callback code"].text
+    )
 
 
 def test_every_form_is_protected_against_csrf(live_server, env_values):

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import PASSWORD, query_of
+from .conftest import query_of
 
 # The browser is on the loopback address the demo client's redirect URI names (any port).
 BROWSER_HOST = {"HTTP_HOST": "127.0.0.1:8000"}

@@ -148,7 +148,9 @@ def verified_id_token(id_token, metadata, client_id, nonce):
     _, jwks = fetch_json("GET", metadata["jwks_uri"])
     try:
         token = jwt.decode(
-            id_token, KeySet.import_key_set(jwks), algorithms=metadata["id_token_signing_alg_values_supported"]
+            id_token,
+            KeySet.import_key_set(jwks),
+            algorithms=metadata["id_token_signing_alg_values_supported"],
         )
         jwt.JWTClaimsRegistry(
             iss={"essential": True, "value": metadata["issuer"]},
@@ -174,7 +176,9 @@ def call_api(metadata, base_url, access_token):
 
 def redeem(metadata, form):
     client_id, secret = demo_credentials()
-    status, body = fetch_json("POST", metadata["token_endpoint"], data=form, headers=basic_auth(client_id, secret))
+    status, body = fetch_json(
+        "POST", metadata["token_endpoint"], data=form, headers=basic_auth(client_id, secret)
+    )
     if status != 200:
         raise DemoError("The token endpoint refused", f"{status}: {body}")
     return body
@@ -312,7 +316,11 @@ def refresh(request):
             "new_refresh_token": fingerprint(tokens.get("refresh_token", "")),
         }
     )
-    result.update(tokens={**old, **tokens}, response=masked(tokens), **call_api(metadata, base_url, tokens["access_token"]))
+    result.update(
+        tokens={**old, **tokens},
+        response=masked(tokens),
+        **call_api(metadata, base_url, tokens["access_token"]),
+    )
     request.session[RESULT] = result
     return redirect("demo")
 
@@ -327,7 +335,9 @@ def revoke(request):
     access_token = result["tokens"]["access_token"]
     client_id, secret = demo_credentials()
     form = {"token": access_token, "token_type_hint": "access_token"}
-    status, _ = fetch_json("POST", metadata["revocation_endpoint"], data=form, headers=basic_auth(client_id, secret))
+    status, _ = fetch_json(
+        "POST", metadata["revocation_endpoint"], data=form, headers=basic_auth(client_id, secret)
+    )
     answers = call_api(metadata, base_url, access_token)
     result["events"].append(
         {

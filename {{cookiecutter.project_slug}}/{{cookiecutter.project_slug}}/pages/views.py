@@ -29,11 +29,23 @@ ENDPOINTS = {
         "OAuth 2.1 §4.1, OIDC Core §3.1.2",
         "Where the browser signs in and consents; answers with a code.",
     ),
-    "token_endpoint": ("Token", "OAuth 2.1 §3.2", "Trades a code, refresh token or client credentials for tokens."),
+    "token_endpoint": (
+        "Token",
+        "OAuth 2.1 §3.2",
+        "Trades a code, refresh token or client credentials for tokens.",
+    ),
     "userinfo_endpoint": ("UserInfo", "OIDC Core §5.3", "The signed-in user's claims, for an access token."),
-    "jwks_uri": ("JSON Web Key Set", "RFC 7517, OIDC Core §10.1", "The public keys ID tokens are signed with."),
+    "jwks_uri": (
+        "JSON Web Key Set",
+        "RFC 7517, OIDC Core §10.1",
+        "The public keys ID tokens are signed with.",
+    ),
     "revocation_endpoint": ("Revocation", "RFC 7009", "A client revokes a token it holds."),
-    "introspection_endpoint": ("Introspection", "RFC 7662", "A resource server asks whether a token is active."),
+    "introspection_endpoint": (
+        "Introspection",
+        "RFC 7662",
+        "A resource server asks whether a token is active.",
+    ),
     "end_session_endpoint": ("Logout", "OIDC RP-Initiated Logout 1.0", "A client signs the user out here."),
     "device_authorization_endpoint": (
         "Device authorization",
