@@ -1,5 +1,6 @@
 """Write .env with fresh secrets, then set the project up (run_setup=y) or say how to (run_setup=n)."""
 
+import contextlib
 import json
 import os
 import secrets
@@ -9,6 +10,8 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,10 @@ ALPHANUMERIC = string.ascii_letters + string.digits
 VENV_PYTHON = ".venv/bin/python"
 MANAGE = f"{VENV_PYTHON} manage.py"
 SERVER_URL = "http://127.0.0.1:8000/"
+DEMO_URL = f"{SERVER_URL}demo/"
 OUTPUT_TAIL_LINES = 20
+# A long step (the dependency install) prints a line this often, to show it is alive.
+HEARTBEAT_SECONDS = 5
 # Run by the venv's own Python, so the manual pip install works whatever Python ran cookiecutter.
 PRINT_REQUIREMENTS = (
     'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; '
@@ -143,13 +149,33 @@ def read_requirements(project_dir: Path) -> list[str]:
     return [*project.get("dependencies", []), *project.get("optional-dependencies", {}).get("dev", [])]
 
 
+@contextlib.contextmanager
+def heartbeat(label: str, seconds: float = HEARTBEAT_SECONDS):
+    """Print `label` and the time elapsed every `seconds` until the block ends."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(seconds):
+            print(f"      {label}, {time.monotonic() - started:.0f} s ...", flush=True)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def install_dependencies(project_dir: Path) -> None:
     requirements = read_requirements(project_dir)
-    if shutil.which("uv"):
-        run_command(["uv", "pip", "install", "--python", VENV_PYTHON, *requirements], project_dir)
-    else:
-        run_command([VENV_PYTHON, "-m", "pip", "install", "--upgrade", "pip"], project_dir)
-        run_command([VENV_PYTHON, "-m", "pip", "install", *requirements], project_dir)
+    with heartbeat(f"still installing {len(requirements)} packages and their dependencies"):
+        if shutil.which("uv"):
+            run_command(["uv", "pip", "install", "--python", VENV_PYTHON, *requirements], project_dir)
+        else:
+            run_command([VENV_PYTHON, "-m", "pip", "install", "--upgrade", "pip"], project_dir)
+            run_command([VENV_PYTHON, "-m", "pip", "install", *requirements], project_dir)
 
 
 def create_signing_key(project_dir: Path) -> None:
@@ -283,7 +309,8 @@ def print_summary(context: dict, env_values: dict[str, str]) -> None:
         f"Discovery:  {SERVER_URL}.well-known/openid-configuration\n"
         f"Demo client id: {env_values['OAUTH_DEMO_CLIENT_ID']}\n"
         f"M2M client id:  {env_values['OAUTH_M2M_CLIENT_ID']} (client secrets are in .env)\n"
-        f"Run the tests with: {VENV_PYTHON} -m pytest"
+        f"Run the tests with: {VENV_PYTHON} -m pytest\n"
+        f"Open first: {DEMO_URL} (the built-in demo client signs you in and shows its tokens)"
     )
 
 
@@ -291,7 +318,7 @@ def print_manual_steps(context: dict) -> None:
     print(
         f"\n{context['project_name']} was created, with fresh secrets in .env. To set it up, run:\n"
         f"{format_commands(STEPS, context['project_slug'])}\n"
-        f"Then start it with `{MANAGE} runserver` and open {SERVER_URL}"
+        f"Then start it with `{MANAGE} runserver` and open first: {DEMO_URL}"
     )
 
 

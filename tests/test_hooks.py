@@ -5,11 +5,12 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import SECRET_KEYS
+from .conftest import SECRET_KEYS, bake
 
 HOOKS_DIR = Path(__file__).resolve().parent.parent / "hooks"
 ENV_EXAMPLE = """\
@@ -515,3 +516,22 @@ def test_validate_plain_text_accepts(text):
 def test_validate_plain_text_rejects(text):
     with pytest.raises(ValueError, match="without double quotes, backslashes"):
         pre.validate_plain_text(text)
+
+
+def test_print_summary_ends_with_the_url_to_open_first(capsys):
+    post.print_summary(GOOD_CONTEXT, {key: "x" for key in SECRET_KEYS})
+    last_line = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert last_line.startswith("Open first: http://127.0.0.1:8000/demo/")
+
+
+def test_heartbeat_shows_a_long_step_is_alive(capsys):
+    with post.heartbeat("still installing", seconds=0.05):
+        time.sleep(0.2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 2 and all("still installing" in line for line in lines)
+
+
+def test_the_baked_project_records_its_answers_for_cruft(tmp_path):
+    project = bake(tmp_path, project_name="Acme Identity")
+    answers = json.loads((project / ".cookiecutter.json").read_text())
+    assert answers["project_name"] == "Acme Identity" and answers["project_slug"] == "acme_identity"

@@ -258,7 +258,8 @@ def test_the_development_server_logs_no_code_state_or_id_token_hint(own_server, 
     answer, _ = sign_in_and_consent(base_url, env_values, params)
     # The demo client's browser lands on the callback with the code in the query string.
     landed = checked().get(f"{base_url}/demo/callback/", params=answer)
-    assert landed.status_code == 200 and answer["code"] in landed.text
+    # The demo refuses it (it did not start this sign-in) and echoes no code.
+    assert landed.status_code == 400 and answer["code"] not in landed.text
     tokens = token_request(
         base_url,
         env_values,
@@ -271,7 +272,7 @@ def test_the_development_server_logs_no_code_state_or_id_token_hint(own_server, 
         f"{base_url}/o/logout/", params={"id_token_hint": tokens["id_token"], "state": "bye"}
     )
     assert logout.status_code == 200
-    expected = ['"GET /demo/callback/ HTTP/1.1" 200', '"GET /o/logout/ HTTP/1.1"']
+    expected = ['"GET /demo/callback/ HTTP/1.1" 400', '"GET /o/logout/ HTTP/1.1"']
     text = log_once_written(log, expected)
     assert [line for line in expected if line not in text] == []
     leaked = {"code": answer["code"], "state": params["state"], "id_token_hint": tokens["id_token"]}
@@ -297,7 +298,10 @@ def test_production_serves_no_demo_page(production_server, live_server):
     query = {"error": "access_denied", "error_description": "Call +1 555 0100 to unlock your account"}
     production = checked().get(f"{production_server}/demo/callback/", params=query)
     assert production.status_code == 404 and "555 0100" not in production.text
-    assert checked().get(f"{live_server}/demo/callback/", params=query).status_code == 200
+    # Served locally: it refuses an answer to a sign-in it did not start.
+    assert checked().get(f"{live_server}/demo/callback/", params=query).status_code == 400
+    assert checked().get(f"{production_server}/demo/").status_code == 404
+    assert checked().get(f"{live_server}/demo/").status_code == 200
 
 
 # What held in the review, kept.
@@ -400,8 +404,12 @@ def test_the_registered_redirect_uris_still_work(live_server, signed_in_browser,
 def test_every_echoed_value_is_escaped(live_server, signed_in_browser, env_values):
     hostile = {"code": PAYLOAD, "state": PAYLOAD, "error": PAYLOAD, "error_description": PAYLOAD}
     params, _ = authorization_params(env_values)
+    # The demo echoes the server's error only for a sign-in it started: its state.
+    demo = checked()
+    started = submit(demo, demo.get(f"{live_server}/demo/"), allow_redirects=False)
+    hostile["state"] = query_of(started.headers["Location"])["state"]
     pages = {
-        "demo callback error": checked().get(f"{live_server}/demo/callback/", params=hostile),
+        "demo callback error": demo.get(f"{live_server}/demo/callback/", params=hostile),
         "demo callback code": checked().get(f"{live_server}/demo/callback/", params={"code": PAYLOAD}),
         "login next": checked().get(f"{live_server}/accounts/login/", params={"next": PAYLOAD}),
         "authorization error": signed_in_browser.get(
@@ -419,7 +427,10 @@ def test_every_echoed_value_is_escaped(live_server, signed_in_browser, env_value
     for name, page in pages.items():
         assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text, name
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages["demo callback error"].text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages["demo callback code"].text
+    # A code is never echoed: the demo refuses one it did not ask for.
+    assert (
+        pages["demo callback code"].status_code == 400 and "alert(1)" not in pages["demo callback code"].text
+    )
 
 
 def test_every_form_is_protected_against_csrf(live_server, env_values):

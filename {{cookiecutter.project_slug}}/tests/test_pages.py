@@ -13,6 +13,34 @@ def test_home_page(client):
     assert b"/.well-known/openid-configuration" in response.content
 
 
+def test_home_page_lists_every_endpoint_the_discovery_documents_publish(client):
+    page = client.get("/")
+    listed = {row["key"]: row["url"] for row in page.context["endpoints"]}
+    for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
+        document = client.get(path).json()
+        for key, url in document.items():
+            if key.endswith("_endpoint") or key == "jwks_uri":
+                assert listed[key] == url, key
+    assert all(row["spec"] and row["purpose"] for row in page.context["endpoints"])
+    assert page.context["issuer"] == client.get("/.well-known/openid-configuration").json()["issuer"]
+
+
+def test_home_page_shows_the_scopes_and_a_title(client, settings):
+    page = client.get("/").content.decode()
+    for name, description in settings.OAUTH_SCOPES.items():
+        assert f"<code>{name}</code>" in page and description in page
+    assert "<title>" in page and 'rel="icon"' in page and page.count("<h1") == 1
+
+
+def test_home_page_offers_the_demo_consents_and_admin_to_signed_in_users(client, admin_user, user):
+    assert b"/admin/" not in client.get("/").content
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert 'href="/demo/"' in page and 'href="/accounts/consents/"' in page and "/admin/" not in page
+    client.force_login(admin_user)
+    assert 'href="/admin/"' in client.get("/").content.decode()
+
+
 def test_login_page_serves_local_css_and_no_script(client):
     response = client.get("/accounts/login/")
     assert response.status_code == 200
@@ -51,19 +79,6 @@ def test_admin_lists_the_oauth_models(admin_client):
 
 def test_pages_cannot_be_framed(client):
     assert client.get("/accounts/login/")["X-Frame-Options"] == "DENY"
-
-
-def test_demo_callback_shows_the_code_escaped(client):
-    response = client.get("/demo/callback/", {"code": "<b>abc</b>", "state": "s"})
-    assert response.status_code == 200
-    assert b"&lt;b&gt;abc&lt;/b&gt;" in response.content
-
-
-def test_demo_pages_are_off_unless_turned_on(client, settings):
-    settings.DEMO_PAGES_ENABLED = False
-    response = client.get("/demo/callback/", {"error": "x", "error_description": "Call +1 555 0100"})
-    assert response.status_code == 404
-    assert b"555 0100" not in response.content
 
 
 def test_a_sign_in_lasts_a_working_day(client, user):

@@ -81,7 +81,12 @@ NO_STORE_VIEWS = {
     "oauth2_provider:device-authorization",
     "oauth2_provider:device",
     "oauth2_provider:device-confirm",
+    "demo",
+    "demo-start",
     "demo-callback",
+    "demo-refresh",
+    "demo-revoke",
+    "demo-logout",
 }
 CREDENTIAL_PARAMETERS = {"code", "access_token", "id_token", "refresh_token", "device_code", "user_code"}
 

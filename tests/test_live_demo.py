@@ -1,0 +1,147 @@
+"""
+The built-in demo relying party (/demo/) in Debian's Chromium against a live baked server on a
+port other than 8000: home, demo, sign in, consent, the verified ID token, refresh, revoke, sign
+out. Accessibility basics are checked on each page. Screenshots land in test-artifacts/.
+"""
+
+import pytest
+
+from . import test_live_browser
+from .test_live_browser import ARTIFACTS
+
+pytestmark = pytest.mark.xdist_group("full_setup")
+
+chromium = test_live_browser.chromium
+
+# WCAG 2.2 §1.4.3: the contrast ratio of text (and of a button's label) to its background.
+MINIMUM_CONTRAST = 4.5
+ACCESSIBILITY_PROBE = """() => {
+  const rgb = (value) => (value.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+  const luminance = ([r, g, b]) => {
+    const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  const background = (element) => {
+    for (let node = element; node; node = node.parentElement) {
+      const color = rgb(getComputedStyle(node).backgroundColor);
+      if (color.length < 4 || color[3] > 0) return color;
+    }
+    return [255, 255, 255];
+  };
+  const contrast = (element) => {
+    const [a, b] = [luminance(rgb(getComputedStyle(element).color)), luminance(background(element))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  };
+  const texts = [...document.querySelectorAll("h1, h2, h3, p, li, a, button, label, th, td, dt, dd, code, pre")]
+    .filter((element) => element.offsetParent !== null && element.textContent.trim());
+  const controls = [...document.querySelectorAll("input:not([type=hidden]), select, textarea")];
+  return {
+    h1: document.querySelectorAll("h1").length,
+    title: document.title,
+    unlabelled: controls.filter((control) => !control.labels?.length && !control.getAttribute("aria-label")).map((control) => control.name),
+    lowContrast: texts.filter((element) => contrast(element) < 4.5).map((element) => `${element.tagName}: ${element.textContent.trim().slice(0, 40)} (${contrast(element).toFixed(2)})`),
+    horizontalScroll: document.documentElement.scrollWidth > document.documentElement.clientWidth
+      ? [...document.querySelectorAll("body *")].filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth)
+          .map((element) => `${element.tagName}#${element.id}.${element.className}`)
+      : [],
+  };
+}"""
+
+
+def check_accessibility(page, name):
+    """One h1, a title, every control labelled, readable contrast, no horizontal scroll at phone width."""
+    found = page.evaluate(ACCESSIBILITY_PROBE)
+    assert found["h1"] == 1, name
+    assert found["title"], name
+    assert found["unlabelled"] == [], name
+    assert found["lowContrast"] == [], name
+    assert found["horizontalScroll"] == [], name
+
+
+def check_visible_focus(page):
+    """A keyboard user sees where the focus is: the focused control gets an outline."""
+    page.keyboard.press("Tab")
+    outline = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
+    )
+    assert outline[0] != "none" and outline[1] != "0px"
+
+
+@pytest.fixture
+def phone(chromium):
+    """A browser the width of a phone (390 px), so every page is checked at that width."""
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    yield context.new_page()
+    context.close()
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def test_the_live_server_is_not_on_port_8000(live_server):
+    """The demo client's loopback redirect URI has no port: it must work wherever the server runs."""
+    assert not live_server.endswith(":8000")
+
+
+def test_home_demo_sign_in_consent_claims_refresh_revoke_sign_out(phone, live_server, env_values):
+    page = phone
+    page.goto(f"{live_server}/")
+    assert page.locator("#issuer").inner_text() == live_server
+    assert page.locator('tr[data-key="token_endpoint"] code').inner_text() == f"{live_server}/o/token/"
+    check_accessibility(page, "home")
+    check_visible_focus(page)
+    shot(page, "home")
+
+    page.get_by_role("link", name="Try it").click()
+    page.get_by_role("heading", name="Demo client").wait_for()
+    check_accessibility(page, "demo")
+    page.get_by_role("button", name="Sign in with the demo client").click()
+
+    page.get_by_label("Username").fill(env_values["DJANGO_SUPERUSER_USERNAME"])
+    page.get_by_label("Password").fill(env_values["DJANGO_SUPERUSER_PASSWORD"])
+    check_accessibility(page, "login")
+    page.locator("main").get_by_role("button", name="Sign in").click()
+
+    page.get_by_role("button", name="Allow").wait_for()
+    assert "demo web app" in page.locator("h1").inner_text()
+    check_accessibility(page, "consent")
+    shot(page, "demo-consent")
+    page.get_by_role("button", name="Allow").click()
+
+    page.wait_for_url(f"{live_server}/demo/")
+    assert page.locator('[data-claim="iss"]').inner_text() == live_server
+    assert page.locator('[data-claim="aud"]').inner_text() == env_values["OAUTH_DEMO_CLIENT_ID"]
+    assert page.locator('[data-claim="sub"]').inner_text()
+    assert "nonce matches the one this demo sent" in page.locator("#checks").inner_text()
+    assert page.locator("#userinfo-status").inner_text() == "200"
+    assert page.locator("#api-me-status").inner_text() == "200"
+    assert '"username": "' + env_values["DJANGO_SUPERUSER_USERNAME"] in page.locator("#api-me").inner_text()
+    assert "••• (sha256:" in page.locator("#token-response-body").inner_text()
+    check_accessibility(page, "demo result")
+    shot(page, "demo-result")
+
+    page.get_by_role("button", name="Refresh the tokens").click()
+    refreshed = page.locator(".event-refreshed code").all_inner_texts()
+    old_access, new_access, old_refresh, new_refresh = refreshed
+    assert old_access != new_access and old_refresh != new_refresh
+
+    page.get_by_role("button", name="Revoke the access token").click()
+    assert "now answers 401" in page.locator(".event-revoked").inner_text()
+    assert page.locator("#api-me-status").inner_text() == "401"
+
+    page.get_by_role("button", name="Sign out (RP-initiated logout)").click()
+    if page.get_by_role("button", name="Stay signed in").count():
+        check_accessibility(page, "logout")
+        page.get_by_role("button", name="Sign out").last.click()
+    page.wait_for_url(f"{live_server}/demo/")
+    assert "Signed out" in page.get_by_role("status").inner_text()
+    assert page.get_by_role("link", name="Sign in").count() == 1
+
+
+def test_an_answer_the_demo_did_not_ask_for_is_refused(phone, live_server):
+    phone.goto(f"{live_server}/demo/callback/?code=forged&state=forged")
+    assert "not asked for here" in phone.get_by_role("alert").inner_text()
+    check_accessibility(phone, "error")
+    shot(phone, "demo-error")

@@ -1,0 +1,134 @@
+"""The built-in demo relying party (/demo/): sign-in, refresh, revoke and sign-out against this server."""
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from .conftest import query_of
+
+# The browser is on the loopback address the demo client's redirect URI names (any port).
+BROWSER_HOST = {"HTTP_HOST": "127.0.0.1:8000"}
+DEMO_PATHS = ("/demo/", "/demo/callback/")
+DEMO_POSTS = ("/demo/start/", "/demo/refresh/", "/demo/revoke/", "/demo/logout/")
+
+
+def path_of(url):
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+@pytest.fixture
+def own_server(live_server, settings, seeded):
+    """The demo's server-to-server calls go to pytest-django's live server, the issuer pinned to it."""
+    settings.OAUTH_ISSUER = live_server.url
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": live_server.url}
+    return live_server.url
+
+
+@pytest.fixture
+def demo_signed_in(client, user, own_server):
+    """Run the demo's sign-in: start, sign in, consent, back at the callback; return the demo page."""
+    client.force_login(user)
+    started = client.post("/demo/start/", **BROWSER_HOST)
+    assert started.status_code == 302
+    consent = client.get(path_of(started["Location"]), **BROWSER_HOST)
+    assert consent.status_code == 200 and b"Allow" in consent.content
+    params = query_of(started["Location"])
+    approved = client.post(path_of(started["Location"]), {**params, "allow": "Authorize"}, **BROWSER_HOST)
+    assert approved.status_code == 302
+    assert approved["Location"].startswith("http://127.0.0.1:8000/demo/callback/?")
+    landed = client.get(path_of(approved["Location"]), **BROWSER_HOST)
+    assert landed.status_code == 302 and landed["Location"] == "/demo/"
+    return client.get("/demo/", **BROWSER_HOST)
+
+
+@pytest.mark.django_db
+def test_demo_pages_are_off_unless_turned_on(client, settings):
+    settings.DEMO_PAGES_ENABLED = False
+    for path in DEMO_PATHS:
+        response = client.get(path, {"error": "x", "error_description": "Call +1 555 0100"})
+        assert response.status_code == 404 and b"555 0100" not in response.content, path
+    for path in DEMO_POSTS:
+        assert client.post(path).status_code == 404, path
+
+
+@pytest.mark.django_db
+def test_demo_start_keeps_verifier_state_and_nonce_in_the_session(client, own_server, demo_client):
+    response = client.post("/demo/start/", **BROWSER_HOST)
+    assert response.status_code == 302 and response["Cache-Control"].count("no-store") == 1
+    query = query_of(response["Location"])
+    pending = client.session["demo_pending"]
+    assert query["state"] == pending["state"] and query["nonce"] == pending["nonce"]
+    assert query["code_challenge_method"] == "S256" and "code_verifier" not in query
+    assert query["client_id"] == demo_client.client_id
+    assert query["redirect_uri"] == "http://127.0.0.1:8000/demo/callback/"
+
+
+@pytest.mark.django_db
+def test_demo_buttons_are_csrf_protected_posts(client, seeded):
+    guarded = type(client)(enforce_csrf_checks=True)
+    for path in DEMO_POSTS:
+        assert guarded.post(path, **BROWSER_HOST).status_code == 403, path
+        assert client.get(path, **BROWSER_HOST).status_code == 405, path
+
+
+@pytest.mark.django_db
+def test_callback_refuses_an_answer_it_did_not_ask_for(client, seeded):
+    response = client.get("/demo/callback/", {"code": "abc", "state": "forged"}, **BROWSER_HOST)
+    assert response.status_code == 400 and b'role="alert"' in response.content
+    assert b"abc" not in response.content
+
+
+@pytest.mark.django_db
+def test_callback_shows_the_servers_error_escaped(client, own_server):
+    state = query_of(client.post("/demo/start/", **BROWSER_HOST)["Location"])["state"]
+    answer = {"state": state, "error": "access_denied", "error_description": "<b>no</b>"}
+    response = client.get("/demo/callback/", answer, **BROWSER_HOST)
+    assert response.status_code == 400
+    assert b"access_denied" in response.content and b"&lt;b&gt;no&lt;/b&gt;" in response.content
+    assert "demo_pending" not in client.session
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_signs_in_and_shows_the_verified_id_token(demo_signed_in, user, own_server):
+    page = demo_signed_in.content.decode()
+    result = demo_signed_in.context["result"]
+    assert result["id_token_claims"]["iss"] == own_server
+    assert result["id_token_claims"]["sub"] == str(user.sub)
+    assert "nonce matches the one this demo sent" in page
+    assert result["userinfo"][0] == 200 and result["userinfo"][1]["sub"] == str(user.sub)
+    assert result["api_me"][0] == 200 and result["api_me"][1]["user"]["username"] == user.username
+    # The raw token response is shown, its tokens masked.
+    for name in ("access_token", "refresh_token", "id_token"):
+        assert result["tokens"][name] not in page
+        assert result["response"][name].startswith("••• (sha256:")
+    assert demo_signed_in["Cache-Control"].count("no-store") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_refreshes_revokes_and_signs_out(client, demo_signed_in, own_server):
+    before = demo_signed_in.context["result"]["tokens"]
+    assert client.post("/demo/refresh/", **BROWSER_HOST).status_code == 302
+    refreshed = client.get("/demo/", **BROWSER_HOST).context["result"]
+    [event] = refreshed["events"]
+    assert event["old_refresh_token"] != event["new_refresh_token"]
+    assert refreshed["tokens"]["access_token"] != before["access_token"]
+    assert refreshed["api_me"][0] == 200
+
+    assert client.post("/demo/revoke/", **BROWSER_HOST).status_code == 302
+    revoked = client.get("/demo/", **BROWSER_HOST).context["result"]
+    assert revoked["events"][-1]["revocation_status"] == 200
+    assert revoked["api_me"][0] == 401 and revoked["events"][-1]["api_me_status"] == 401
+
+    logout = client.post("/demo/logout/", **BROWSER_HOST)
+    assert logout.status_code == 302 and "/o/logout/?" in logout["Location"]
+    assert query_of(logout["Location"])["post_logout_redirect_uri"] == "http://127.0.0.1:8000/demo/callback/"
+
+
+@pytest.mark.django_db
+def test_demo_says_where_to_open_it_when_its_redirect_uri_cannot_match(client, seeded):
+    # "localhost" is not a loopback address for redirect URI matching (RFC 8252 §8.3).
+    response = client.get("/demo/", HTTP_HOST="localhost:8000")
+    assert response.status_code == 200 and not response.context["redirect_uri_registered"]
+    assert b"Open the demo on 127.0.0.1" in response.content
+    assert client.get("/demo/", HTTP_HOST="127.0.0.1:8123").context["redirect_uri_registered"]
