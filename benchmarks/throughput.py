@@ -522,7 +522,11 @@ def base_env(project):
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OAUTH_", "GUNICORN"))}
     return {
         **inherited,
+        # Production settings read no .env: everything they require is given, as on a server.
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{project / 'db.sqlite3'}",
+        "OAUTH_ISSUER": "https://127.0.0.1",
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         # Plain http on loopback: no TLS-terminating proxy in front here.

@@ -180,11 +180,18 @@ SESSION_AGE = 8 * 60 * 60
 
 
 @pytest.fixture(scope="module")
-def production_server(project):
+def production_server(project, env_values):
     """gunicorn under production settings on plain http (no TLS here: SSL redirect off), on the live
     bake's database, with the static files collected as the deploy steps say."""
-    venv_manage(project, "collectstatic", "--noinput", **PRODUCTION)
     port = free_port()
+    # Production settings read no .env: everything they require is given, as on a server.
+    production = {
+        **PRODUCTION,
+        "DJANGO_SECRET_KEY": env_values["DJANGO_SECRET_KEY"],
+        "DATABASE_URL": f"sqlite:///{project / 'db.sqlite3'}",
+        "OAUTH_ISSUER": f"https://127.0.0.1:{port}",
+    }
+    venv_manage(project, "collectstatic", "--noinput", **production)
     command = [
         str(project / ".venv/bin/gunicorn"),
         "--config=gunicorn.conf.py",
@@ -193,7 +200,7 @@ def production_server(project):
         "config.wsgi",
     ]
     with running_server(
-        project, command, f"http://127.0.0.1:{port}", **PRODUCTION, DJANGO_SECURE_SSL_REDIRECT="false"
+        project, command, f"http://127.0.0.1:{port}", **production, DJANGO_SECURE_SSL_REDIRECT="false"
     ) as base_url:
         yield base_url
 
