@@ -122,7 +122,11 @@ def baked_project(database_latency_ms=0):
             inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OAUTH_"))}
             env = {
                 **inherited,
+                # Production settings read no .env: everything they require is given.
                 "DJANGO_SETTINGS_MODULE": "config.settings.production",
+                "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+                "OAUTH_ISSUER": "https://127.0.0.1",
                 "DATABASE_URL": POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}",
                 # Plain http on loopback: no TLS-terminating proxy in front here.
                 "DJANGO_SECURE_SSL_REDIRECT": "false",
