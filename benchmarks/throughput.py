@@ -657,7 +657,8 @@ def run_project(bench, project, env, database_name):
                     str(bodies_dir / phase),
                 ],
                 cwd=project,
-                env=database_env,
+                # Production settings read no .env: the script is told which client is the demo's.
+                env={**database_env, "OAUTH_DEMO_CLIENT_ID": values["OAUTH_DEMO_CLIENT_ID"]},
                 check=True,
                 capture_output=True,
                 text=True,

@@ -11,7 +11,8 @@ import pytest
 from .conftest import SECRET_KEYS, TEMPLATE_DIR, bake, manage, project_env, run
 
 # Django templates use {% %} too: look for what only Jinja in this template would leave.
-TEMPLATE_LEFTOVER = re.compile(r"{{-?\s*cookiecutter|cookiecutter\.\w|{%-?\s*(end)?raw\s*-?%}")
+# (".cookiecutter.json", the answers file cruft reads, is a name, not a leftover.)
+TEMPLATE_LEFTOVER = re.compile(r"{{-?\s*cookiecutter|(?<![.\w])cookiecutter\.\w|{%-?\s*(end)?raw\s*-?%}")
 
 
 GENERATED_BY_RUNS = {"__pycache__", ".pytest_cache", ".ruff_cache", "staticfiles"}

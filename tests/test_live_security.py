@@ -188,6 +188,7 @@ def production_server(project, env_values):
     production = {
         **PRODUCTION,
         "DJANGO_SECRET_KEY": env_values["DJANGO_SECRET_KEY"],
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": f"sqlite:///{project / 'db.sqlite3'}",
         "OAUTH_ISSUER": f"https://127.0.0.1:{port}",
     }
