@@ -89,6 +89,8 @@ OPTION_SETS = {
         "author_name": "Zoë O'Brien",
         "oauth_scopes": "api=Use the API on your behalf,reports=See reports you've made",
     },
+    # Client registration open to MCP clients and agents (RFC 7591).
+    "mcp_ready": {"mcp_ready": "y"},
 }
 
 
