@@ -21,7 +21,7 @@ import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
@@ -135,6 +135,11 @@ class DynamicClientRegistrationManagementView(oauth2_views.DynamicClientRegistra
         return with_scope(super().get(request, client_id, *args, **kwargs))
 
     def put(self, request, client_id, *args, **kwargs):
+        # RFC 7592 §2.2: only the client's own registration access token may change it, whatever
+        # the metadata says: checked first, as DOT's put checks it (which it does again).
+        authenticated = self._authenticate_registration_request(request, client_id)
+        if isinstance(authenticated, HttpResponse):
+            return authenticated
         metadata = parsed_body(request)
         error = policy_error(metadata)
         if error is not None:
