@@ -312,6 +312,12 @@ MCP_READY = env.bool("MCP_READY", default={{ "True" if cookiecutter.mcp_ready ==
 # Days a registered client may go without any live token or code before cleanregistrations removes it.
 OAUTH_REGISTRATION_UNUSED_DAYS = env.int("OAUTH_REGISTRATION_UNUSED_DAYS", default=30)
 
+# Access tokens: opaque random strings (the default), or JWTs a resource server can verify on its
+# own (RFC 9068), signed with the OIDC key (oauth/access_tokens.py). Either is stored hashed,
+# introspected and revoked the same way. https://www.rfc-editor.org/rfc/rfc9068
+OAUTH_ACCESS_TOKEN_FORMAT = env.str("OAUTH_ACCESS_TOKEN_FORMAT", default="opaque")
+ACCESS_TOKEN_GENERATORS = {"opaque": None, "jwt": f"{PROJECT_PACKAGE}.oauth.access_tokens.generate"}
+
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,
@@ -341,6 +347,9 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": f"{PROJECT_PACKAGE}.oauth.validator.Validator",
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
+    "ACCESS_TOKEN_GENERATOR": ACCESS_TOKEN_GENERATORS[OAUTH_ACCESS_TOKEN_FORMAT],
+    # Refresh tokens stay opaque, whatever the access tokens are (oauthlib would use the same generator).
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     # Lifetimes in seconds. Short-lived access tokens limit the damage of a leak
     # (RFC 9700 §2.2); DOT's own default is 10 hours.
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS", default=300),
