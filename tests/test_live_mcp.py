@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
 import pytest
+from joserfc import jwt as joserfc_jwt
+from joserfc.jwk import KeySet
 from mcp import ClientSession
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -366,3 +368,44 @@ def test_registrations_over_the_limit_are_refused(issuer):
     assert refused.json()["error"] == "invalid_client_metadata"
     assert int(refused.headers["Retry-After"]) > 0
     assert all(answer.status_code in (201, 429) for answer in answers)
+
+
+@pytest.fixture(scope="module")
+def jwt_issuer(mcp_project):
+    """The same bake, serving RFC 9068 JWT access tokens (OAUTH_ACCESS_TOKEN_FORMAT=jwt)."""
+    port = free_port()
+    command = runserver_command(mcp_project, port)
+    with running_server(
+        mcp_project, command, f"http://127.0.0.1:{port}", OAUTH_ACCESS_TOKEN_FORMAT="jwt"
+    ) as url:
+        yield url
+
+
+def test_jwt_access_tokens_verify_from_the_jwks_alone_and_are_introspected_and_revoked(jwt_issuer, mcp_env):
+    """RFC 9068 §2, §4: joserfc verifies the token with the published JWKS only, typ at+jwt, the
+    claims of §2.2; introspection (RFC 7662) and revocation (RFC 7009) work on it as on any token."""
+    credentials = (mcp_env["OAUTH_M2M_CLIENT_ID"], mcp_env["OAUTH_M2M_CLIENT_SECRET"])
+    form = {"grant_type": "client_credentials", "scope": "read"}
+    token = checked().post(f"{jwt_issuer}/o/token/", data=form, auth=credentials).json()["access_token"]
+    key_set = KeySet.import_key_set(checked().get(f"{jwt_issuer}/o/.well-known/jwks.json").json())
+    verified = joserfc_jwt.decode(token, key_set, algorithms=["RS256"])
+    assert verified.header["typ"] == "at+jwt"
+    registry = joserfc_jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": jwt_issuer},
+        aud={"essential": True, "value": jwt_issuer},
+        sub={"essential": True, "value": credentials[0]},
+        client_id={"essential": True, "value": credentials[0]},
+        exp={"essential": True},
+        iat={"essential": True},
+        jti={"essential": True},
+        scope={"essential": True, "value": "read"},
+    )
+    registry.validate(verified.claims)
+
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert checked().get(f"{jwt_issuer}/api/me/", headers=bearer).status_code == 200
+    introspect = f"{jwt_issuer}/o/introspect/"
+    assert checked().post(introspect, data={"token": token}, auth=credentials).json()["active"] is True
+    assert checked().post(f"{jwt_issuer}/o/revoke_token/", data={"token": token}, auth=credentials).ok
+    assert checked().post(introspect, data={"token": token}, auth=credentials).json() == {"active": False}
+    assert checked().get(f"{jwt_issuer}/api/me/", headers=bearer).status_code == 401
