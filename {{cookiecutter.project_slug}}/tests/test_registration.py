@@ -199,3 +199,26 @@ def test_cleanregistrations_removes_unused_registrations_only(
     remaining = set(application_model.objects.values_list("client_id", flat=True))
     assert stale not in remaining
     assert {fresh, used, demo_application.client_id} <= remaining
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b"null",
+        b'{"redirect_uris": "http://127.0.0.1/cb", "token_endpoint_auth_method": "none"}',
+        b'{"redirect_uris": [1], "token_endpoint_auth_method": "none"}',
+        b'{"redirect_uris": ["http://[::1"], "token_endpoint_auth_method": "none"}',
+        b'{"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none", "grant_types": "x"}',
+        b'{"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none", "client_name": 7}',
+    ],
+)
+def test_malformed_registrations_are_refused_without_a_server_error(
+    client, application_model, registration_open, body
+):
+    """RFC 7591 §3.2.2: bad input gets an error object, never a 5xx, and registers nothing."""
+    answer = client.post("/o/register/", body, content_type="application/json")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"] in ("invalid_client_metadata", "invalid_redirect_uri")
+    assert not application_model.objects.filter(registration_source="dcr").exists()

@@ -75,6 +75,8 @@ def policy_error(metadata):
         return oauth_error(
             "invalid_redirect_uri", "Redirect URIs must be https, or http on a loopback address."
         )
+    if not isinstance(metadata.get("client_name", ""), str):
+        return oauth_error("invalid_client_metadata", "client_name is a string (RFC 7591 §2).")
     scope = metadata.get("scope", "")
     if not isinstance(scope, str) or not set(scope.split()) <= registrable_scopes():
         return oauth_error("invalid_client_metadata", "scope names a scope this server does not offer.")
