@@ -136,6 +136,15 @@ def validate_run_setup(value: str) -> str:
     return value
 
 
+def validate_mcp_ready(value: str) -> str:
+    if value not in ("y", "n"):
+        raise ValueError(
+            f'"{value}" is not an answer; use y to let MCP clients register themselves or n to keep '
+            "client registration to the admin"
+        )
+    return value
+
+
 def check_python_version(run_setup: str, version: tuple[int, ...] = sys.version_info[:2]) -> None:
     # The setup builds the project's virtualenv from the interpreter running cookiecutter.
     if run_setup == "y" and version < MINIMUM_PYTHON:
@@ -157,6 +166,7 @@ FIELD_VALIDATORS = (
     ("oauth_scopes", parse_scopes),
     ("superuser_username", validate_superuser_username),
     ("superuser_email", validate_email),
+    ("mcp_ready", validate_mcp_ready),
     ("run_setup", validate_run_setup),
 )
 

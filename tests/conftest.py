@@ -89,6 +89,8 @@ OPTION_SETS = {
         "author_name": "Zoë O'Brien",
         "oauth_scopes": "api=Use the API on your behalf,reports=See reports you've made",
     },
+    # Client registration open to MCP clients and agents (RFC 7591).
+    "mcp_ready": {"mcp_ready": "y"},
 }
 
 
@@ -153,18 +155,28 @@ def free_port():
         return probe.getsockname()[1]
 
 
+# RFC 8707: the resources a live server binds tokens to (OAUTH_RESOURCES): its sample /api/me/ and
+# the API the policy tests name.
+LIVE_API_RESOURCE = "https://api.example.com/"
+
+
+def live_resources(base_url, *more):
+    return ",".join([f"{base_url}/api/me/", LIVE_API_RESOURCE, *more])
+
+
 @contextlib.contextmanager
 def running_server(project, command, base_url, output=None, **env):
     """Run a server command of the baked project until the block ends; wait for /healthz first.
 
-    The issuer is `base_url` unless `env` pins another OAUTH_ISSUER. What the server prints goes
+    The issuer is `base_url` unless `env` pins another OAUTH_ISSUER; the known resources
+    `live_resources(base_url)` unless it names others. What the server prints goes
     to the file `output` when given (to read its logs), else nowhere.
     """
     with open(output, "w+b") if output else tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
             command,
             cwd=project,
-            env=project_env(**{"OAUTH_ISSUER": base_url, **env}),
+            env=project_env(**{"OAUTH_ISSUER": base_url, "OAUTH_RESOURCES": live_resources(base_url), **env}),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -38,6 +38,7 @@ GOOD_CONTEXT = {
     "oauth_scopes": "read=Read your data,write=Change your data",
     "superuser_username": "admin",
     "superuser_email": "you@example.com",
+    "mcp_ready": "n",
     "run_setup": "n",
 }
 FAILING_COMMAND = [sys.executable, "-c", "import sys; sys.exit(3)"]
@@ -219,6 +220,17 @@ def test_validate_run_setup_accepts(value):
 def test_validate_run_setup_rejects(value):
     with pytest.raises(ValueError, match="use y to set everything up now or n"):
         pre.validate_run_setup(value)
+
+
+@pytest.mark.parametrize("value", ["y", "n"])
+def test_validate_mcp_ready_accepts(value):
+    assert pre.validate_mcp_ready(value) == value
+
+
+@pytest.mark.parametrize("value", ["", "yes", "Y", "true"])
+def test_validate_mcp_ready_rejects(value):
+    with pytest.raises(ValueError, match="use y to let MCP clients register themselves or n"):
+        pre.validate_mcp_ready(value)
 
 
 @pytest.mark.parametrize(("run_setup", "version"), [("y", (3, 11)), ("y", (3, 13)), ("n", (3, 9))])

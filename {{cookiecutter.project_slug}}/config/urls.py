@@ -4,15 +4,20 @@ The site's URLs. Each part of the project keeps its own routes in its urls.py.
 A request passes the middleware ({package}/middleware/) first, then reaches one of these.
 """
 
+from importlib import import_module
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 PACKAGE = settings.PROJECT_PACKAGE
+api_urls = import_module(f"{PACKAGE}.api.urls")
 
 urlpatterns = [
     # Home, health and readiness probes, the demo client's callback.
     path("", include(f"{PACKAGE}.pages.urls")),
+    # The sample resource's RFC 9728 metadata, ahead of DOT's catch-all for such documents.
+    path("", include(api_urls.metadata_urlpatterns)),
     # Discovery documents at the root, every other OAuth and OpenID Connect endpoint under /o/.
     path("", include(f"{PACKAGE}.oauth.urls")),
     # The sample protected resource.

@@ -214,6 +214,8 @@ THROTTLE_CLIENT_FAILURES_PER_CLIENT = env.int("THROTTLE_CLIENT_FAILURES_PER_CLIE
 THROTTLE_CLIENT_FAILURES_PER_IP = env.int("THROTTLE_CLIENT_FAILURES_PER_IP", default=50)
 THROTTLE_USER_CODE_FAILURES_PER_USER = env.int("THROTTLE_USER_CODE_FAILURES_PER_USER", default=5)
 THROTTLE_USER_CODE_FAILURES_PER_IP = env.int("THROTTLE_USER_CODE_FAILURES_PER_IP", default=20)
+# Client registrations made (RFC 7591, with MCP_READY on): each one is a row anyone may add.
+THROTTLE_REGISTRATIONS_PER_IP = env.int("THROTTLE_REGISTRATIONS_PER_IP", default=20)
 # The request.META key with the client's address: behind a proxy, the header it sets, e.g.
 # HTTP_X_FORWARDED_FOR (its last entry counts). Otherwise every client shares the proxy's.
 THROTTLE_IP_HEADER = env("THROTTLE_IP_HEADER", default="REMOTE_ADDR")
@@ -293,6 +295,27 @@ OAUTH_ISSUER = env("OAUTH_ISSUER", default="")
 OIDC_RSA_PRIVATE_KEY_FILE = BASE_DIR / env("OIDC_RSA_PRIVATE_KEY_FILE", default="keys/oidc.key")
 OIDC_INACTIVE_KEYS_DIR = OIDC_RSA_PRIVATE_KEY_FILE.parent / "inactive"
 
+# RFC 8707 resource indicators: the resources (absolute URIs, comma separated) a token may be
+# bound to with `resource`; any other is invalid_target (oauth/resources.py). Unset, the sample
+# /api/me/ on the issuer's origin.
+OAUTH_RESOURCES = env.list("OAUTH_RESOURCES", default=[])
+
+# MCP AND AGENTS
+# ------------------------------------------------------------------------------
+# MCP clients and other agents register themselves (RFC 7591 dynamic client registration,
+# RFC 7592 management), under the policy of oauth/registration.py: public clients with loopback
+# or https redirect URIs, authorization code and refresh tokens only. See README, "MCP servers
+# and agents". `manage.py cleanregistrations` removes registrations left unused.
+MCP_READY = env.bool("MCP_READY", default={{ "True" if cookiecutter.mcp_ready == "y" else "False" }})
+# Days a registered client may go without any live token or code before cleanregistrations removes it.
+OAUTH_REGISTRATION_UNUSED_DAYS = env.int("OAUTH_REGISTRATION_UNUSED_DAYS", default=30)
+
+# Access tokens: opaque random strings (the default), or JWTs a resource server can verify on its
+# own (RFC 9068), signed with the OIDC key (oauth/access_tokens.py). Either is stored hashed,
+# introspected and revoked the same way. https://www.rfc-editor.org/rfc/rfc9068
+OAUTH_ACCESS_TOKEN_FORMAT = env.str("OAUTH_ACCESS_TOKEN_FORMAT", default="opaque")
+ACCESS_TOKEN_GENERATORS = {"opaque": None, "jwt": f"{PROJECT_PACKAGE}.oauth.access_tokens.generate"}
+
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,
@@ -322,6 +345,9 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": f"{PROJECT_PACKAGE}.oauth.validator.Validator",
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
+    "ACCESS_TOKEN_GENERATOR": ACCESS_TOKEN_GENERATORS[OAUTH_ACCESS_TOKEN_FORMAT],
+    # Refresh tokens stay opaque, whatever the access tokens are (oauthlib would use the same generator).
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     # Lifetimes in seconds. Short-lived access tokens limit the damage of a leak
     # (RFC 9700 §2.2); DOT's own default is 10 hours.
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS", default=300),
@@ -355,6 +381,10 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # https://django-oauth-toolkit.readthedocs.io/en/latest/dynamic_client_registration.html
+    "DCR_ENABLED": MCP_READY,
+    # Open registration: oauth/registration.py lets register only what its policy allows.
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     # Client secrets are long random strings, so key stretching buys nothing and
     # would cost ~0.5-1 s of CPU on every token request.
     "CLIENT_SECRET_HASHER": "client_secret_sha256",

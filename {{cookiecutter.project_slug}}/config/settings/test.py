@@ -39,3 +39,6 @@ OAUTH_SCOPES = {**OIDC_SCOPES, **OAUTH_APP_SCOPES}
 OAUTH_DEFAULT_SCOPES = ["read"]
 OAUTH2_PROVIDER["SCOPES"] = OAUTH_SCOPES
 OAUTH2_PROVIDER["DEFAULT_SCOPES"] = OAUTH_DEFAULT_SCOPES
+
+# RFC 8707: the resources the tests bind tokens to (tests/test_resources.py checks the default).
+OAUTH_RESOURCES = ["https://api.example.com/", "https://other.example.com/"]

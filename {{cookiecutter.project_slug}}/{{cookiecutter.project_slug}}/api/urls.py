@@ -3,8 +3,19 @@ from django.urls import path
 
 from . import views
 
+read_only = transaction.non_atomic_requests
+
 urlpatterns = [
     # Read-only: no request transaction, whose SQLite write lock would make requests queue
     # (see README, "Performance"). A view of yours that writes must stay atomic.
-    path("me/", transaction.non_atomic_requests(views.MeView.as_view()), name="api-me"),
+    path("me/", read_only(views.MeView.as_view()), name="api-me"),
+]
+
+# RFC 9728 §3.1: the metadata lives at the site root (config/urls.py mounts these there).
+metadata_urlpatterns = [
+    path(
+        ".well-known/oauth-protected-resource/api/me/",
+        read_only(views.MeMetadataView.as_view()),
+        name="api-me-metadata",
+    ),
 ]

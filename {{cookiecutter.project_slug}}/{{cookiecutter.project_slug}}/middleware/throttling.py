@@ -25,6 +25,9 @@ right user code clears nothing: anyone can have one, by starting a device flow o
 Give every worker the same cache (CACHE_URL=redis://...) or each one counts on its own.
 RFC 6749 §10.10 asks for this (credential guessing), NIST SP 800-63B §5.2.2 for sign-ins,
 RFC 8628 §5.1 for user codes, which are short enough to guess.
+
+At the client registration endpoint (RFC 7591 §3, open to anyone): every registration made,
+per address, so that no one fills the client table (RFC 7591 §5, §10.2 of RFC 6819).
 """
 
 import hashlib
@@ -50,6 +53,7 @@ CLIENT_AUTHENTICATION_VIEWS = {
     "oauth2_provider:device-authorization",
 }
 USER_CODE_VIEWS = {"oauth2_provider:device"}
+REGISTRATION_VIEWS = {"oauth2_provider:dcr-register"}
 
 
 def seconds_left_in_window():
@@ -163,6 +167,10 @@ def user_code_counters(request):
     ]
 
 
+def registration_counters(request):
+    return [("registration-ip", client_ip(request), settings.THROTTLE_REGISTRATIONS_PER_IP)]
+
+
 def too_many_attempts(request, template):
     retry_after = seconds_left_in_window()
     context = {"minutes": math.ceil(retry_after / 60)}
@@ -182,6 +190,16 @@ def too_many_client_authentications():
     )
 
 
+def too_many_registrations():
+    # RFC 6585 §4 for the status; RFC 7591 §3.2.2 has no error of its own for it.
+    return oauth_error(
+        "invalid_client_metadata",
+        "Too many registrations from this address; retry after Retry-After seconds.",
+        status=429,
+        Retry_After=str(seconds_left_in_window()),
+    )
+
+
 class BruteForceThrottleMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -193,6 +211,9 @@ class BruteForceThrottleMiddleware:
             self.count_client_authentication(request, response)
         if view_name in USER_CODE_VIEWS and request.method == "POST":
             self.count_user_code(request, response)
+        if view_name in REGISTRATION_VIEWS and request.method == "POST" and response.status_code == 201:
+            for kind, value, _limit in registration_counters(request):
+                record_failure(kind, value)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -205,6 +226,8 @@ class BruteForceThrottleMiddleware:
             return too_many_client_authentications()
         if view_name in USER_CODE_VIEWS and over_limit(user_code_counters(request)):
             return too_many_attempts(request, "oauth2_provider/device/too_many_attempts.html")
+        if view_name in REGISTRATION_VIEWS and over_limit(registration_counters(request)):
+            return too_many_registrations()
         return None
 
     @staticmethod

@@ -27,6 +27,18 @@ class DeviceMetadataMixin:
         return {"device_authorization_endpoint": url}
 
 
+class RegistrationMetadataMixin:
+    """RFC 8414 §2, OIDC Discovery 1.0 §3: the registration endpoint while registration is open
+    (registration.py), and `none`, the method of the public clients it registers, only then."""
+
+    def registration_metadata(self, request, document):
+        if not oauth2_settings.DCR_ENABLED:
+            return {}
+        methods = [*document["token_endpoint_auth_methods_supported"], "none"]
+        url = self._get_endpoint_url(request, "dcr-register", required=True)
+        return {"registration_endpoint": url, "token_endpoint_auth_methods_supported": methods}
+
+
 def metadata_response(document):
     response = JsonResponse(document)
     # Browser-based clients read these documents from other origins.
@@ -34,15 +46,20 @@ def metadata_response(document):
     return response
 
 
-class AuthorizationServerMetadataView(DeviceMetadataMixin, oauth2_views.OAuthServerMetadataView):
+class AuthorizationServerMetadataView(
+    RegistrationMetadataMixin, DeviceMetadataMixin, oauth2_views.OAuthServerMetadataView
+):
     """DOT's RFC 8414 metadata, with the device authorization endpoint."""
 
     def get(self, request, *args, **kwargs):
         document = json.loads(super().get(request, *args, **kwargs).content)
+        document.update(self.registration_metadata(request, document))
         return metadata_response({**document, **REQUEST_OBJECT_METADATA, **self.device_metadata(request)})
 
 
-class OpenIDConfigurationView(DeviceMetadataMixin, oauth2_views.ConnectDiscoveryInfoView):
+class OpenIDConfigurationView(
+    RegistrationMetadataMixin, DeviceMetadataMixin, oauth2_views.ConnectDiscoveryInfoView
+):
     """DOT's OpenID Provider metadata, saying no more than the server does."""
 
     def get(self, request, *args, **kwargs):
@@ -63,4 +80,5 @@ class OpenIDConfigurationView(DeviceMetadataMixin, oauth2_views.ConnectDiscovery
         for endpoint, view_name in endpoints.items():
             document[endpoint] = self._get_endpoint_url(request, view_name, required=True)
             document[f"{endpoint}_auth_methods_supported"] = auth_methods
+        document.update(self.registration_metadata(request, document))
         return metadata_response({**document, **REQUEST_OBJECT_METADATA, **self.device_metadata(request)})

@@ -36,6 +36,17 @@ class Application(AbstractApplication):
         help_text="Show the consent page on every authorization request, even for scopes the user has allowed.",
     )
 
+    # An admin's way to stop a client, a registered one above all (registration.py), at once.
+    is_disabled = models.BooleanField(
+        default=False,
+        help_text="Refuse this client everywhere: no authorization, no token, and its tokens no longer "
+        "accepted at this server's resources.",
+    )
+
+    def is_usable(self, request):
+        # DOT asks this wherever it loads a client, and of a bearer token's client.
+        return not self.is_disabled
+
     def allowed_scope_set(self):
         """The scopes this client may be granted."""
         return set(self.allowed_scopes.split()) or set(oauth2_settings.DEFAULT_SCOPES)

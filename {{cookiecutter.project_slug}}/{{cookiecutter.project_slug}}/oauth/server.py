@@ -19,6 +19,7 @@ from oauthlib.openid import Server as OpenIDServer
 from .claims import parse_claims_request
 from .common import check_parameter_limits
 from .device import load_device_grant, redeem_device_grant
+from .resources import check_resources
 
 # RFC 7636 §4.1: a code_verifier is 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
 CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
@@ -67,11 +68,14 @@ class Server(OpenIDServer):
             # refuses it only after consent, when the code is created.
             grant._code_challenge_methods = {"S256": code_challenge_method_s256}
             # Also before consent: the bounds of what is stored, the challenge's form (RFC 7636 §4.2).
-            grant.custom_validators.pre_auth.extend([check_parameter_limits, check_code_challenge])
+            grant.custom_validators.pre_auth.extend(
+                [check_parameter_limits, check_code_challenge, check_resources]
+            )
             grant.custom_validators.pre_token.append(check_code_verifier)
-        # The token requests whose scope or resources are stored: bounded too (common.py).
+        # The token requests whose scope or resources are stored: bounded too (common.py), and
+        # for resources the server knows (RFC 8707 §2, resources.py).
         for grant in (*code_grants, self.refresh_grant.proxy_target, self.credentials_grant):
-            grant.custom_validators.pre_token.append(check_parameter_limits)
+            grant.custom_validators.pre_token.extend([check_parameter_limits, check_resources])
         # OIDC Core §5.5: a malformed claims request is invalid_request at the redirect URI.
         self.openid_connect_auth.custom_validators.pre_auth.append(parse_claims_request)
 

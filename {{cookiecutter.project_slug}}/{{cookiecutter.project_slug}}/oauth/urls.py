@@ -10,7 +10,17 @@ from django.urls import include, path
 from oauth2_provider import urls as oauth2_urls
 from oauth2_provider import views as oauth2_views
 
-from . import authorization, device, discovery, introspection, logout, revocation, token, userinfo
+from . import (
+    authorization,
+    device,
+    discovery,
+    introspection,
+    logout,
+    registration,
+    revocation,
+    token,
+    userinfo,
+)
 
 app_name = "oauth2_provider"
 
@@ -33,6 +43,13 @@ endpoints = [
     path("device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"),
     path("device/", device.DeviceUserCodeView.as_view(), name="device"),
     *(route for route in oauth2_urls.base_urlpatterns if route.name in DEVICE_PAGES),
+    # RFC 7591 registration and RFC 7592 management: 404 unless MCP_READY (registration.py).
+    path("register/", registration.DynamicClientRegistrationView.as_view(), name="dcr-register"),
+    path(
+        "register/<str:client_id>/",
+        registration.DynamicClientRegistrationManagementView.as_view(),
+        name="dcr-register-management",
+    ),
 ]
 
 urlpatterns = [

@@ -159,6 +159,13 @@ class Validator(oauth2_validators.OAuth2Validator):
         tokens = get_access_token_model().objects.select_related("application", "user")
         return next(iter(tokens.filter(token_checksum=token_checksum(token))[:1]), None)
 
+    def validate_jwt_bearer_token(self, token, scopes, request):
+        # oauthlib's OpenID server takes any bearer token shaped like a JWT for one, and DOT then
+        # accepts an ID token as an access token. RFC 9068 §4: a JWT access token is a bearer
+        # token like any other (access_tokens.py), stored and checked as one; an ID token is
+        # none (OIDC Core §2: its audience is the client).
+        return self.validate_bearer_token(token, scopes, request)
+
     # Claims: OIDC Core §5 (claims.py)
 
     def get_additional_claims(self):

@@ -1,0 +1,149 @@
+"""
+Dynamic client registration (RFC 7591) and its management (RFC 7592), for MCP clients and other
+agents that register themselves: on when MCP_READY is (settings, "MCP AND AGENTS").
+
+The views are DOT's; what they let register is narrowed here, before DOT sees the request:
+- a public client only (`token_endpoint_auth_method: none`): it gets no secret to leak, and PKCE
+  guards its codes (RFC 9700 §2.1.1); confidential clients are added by an admin;
+- redirect URIs on loopback (http, any port, RFC 8252 §7.3) or https, with a scheme the
+  server's settings allow (ALLOWED_REDIRECT_URI_SCHEMES);
+- grant types authorization_code and refresh_token only;
+- scopes among the server's own plus openid, profile and email; what it asks for (default: the
+  default scopes) becomes its `allowed_scopes`;
+- at most THROTTLE_REGISTRATIONS_PER_IP registrations per address per throttling window
+  (middleware/throttling.py).
+Refusals are RFC 7591 §3.2.2 errors. Only the registration access token issued with a client
+reads, changes or deletes that client's registration (RFC 7592 §2, DOT's check).
+"""
+
+import ipaddress
+import json
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from oauth2_provider import views as oauth2_views
+from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
+
+from .common import oauth_error
+
+REGISTERED_GRANT_TYPES = {"authorization_code", "refresh_token"}
+
+
+def is_loopback_or_https(uri):
+    """RFC 8252 §7.3 (http on a loopback address, any port) or §7.1/§8.4 https; no fragment."""
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.fragment or not host or parts.scheme not in oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES:
+        return False
+    if parts.scheme == "https":
+        return True
+    try:
+        return parts.scheme == "http" and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def registrable_scopes():
+    return set(settings.OAUTH_APP_SCOPES) | set(settings.OIDC_SCOPES)
+
+
+def policy_error(metadata):
+    """Why the metadata may not be registered (an RFC 7591 §3.2.2 response), or None."""
+    if not isinstance(metadata, dict):
+        return None  # DOT answers invalid_client_metadata
+    if metadata.get("token_endpoint_auth_method") != "none":
+        return oauth_error(
+            "invalid_client_metadata",
+            'Only public clients register here: token_endpoint_auth_method must be "none".',
+        )
+    grant_types = metadata.get("grant_types", ["authorization_code"])
+    if not isinstance(grant_types, list) or not set(grant_types) <= REGISTERED_GRANT_TYPES:
+        return oauth_error(
+            "invalid_client_metadata", "grant_types may be authorization_code and refresh_token only."
+        )
+    redirect_uris = metadata.get("redirect_uris")
+    if (
+        not isinstance(redirect_uris, list)
+        or not redirect_uris
+        or not all(isinstance(uri, str) and is_loopback_or_https(uri) for uri in redirect_uris)
+    ):
+        return oauth_error(
+            "invalid_redirect_uri", "Redirect URIs must be https, or http on a loopback address."
+        )
+    if not isinstance(metadata.get("client_name", ""), str):
+        return oauth_error("invalid_client_metadata", "client_name is a string (RFC 7591 §2).")
+    scope = metadata.get("scope", "")
+    if not isinstance(scope, str) or not set(scope.split()) <= registrable_scopes():
+        return oauth_error("invalid_client_metadata", "scope names a scope this server does not offer.")
+    return None
+
+
+def parsed_body(request):
+    try:
+        return json.loads(request.body)
+    except ValueError:
+        return None
+
+
+def with_scope(response):
+    """RFC 7591 §3.2.1, RFC 7592 §3: the response names every registered field, the scope too."""
+    if response.status_code not in (200, 201):
+        return response
+    document = json.loads(response.content)
+    client = get_application_model().objects.get(client_id=document["client_id"])
+    described = JsonResponse({**document, "scope": client.allowed_scopes}, status=response.status_code)
+    described["Cache-Control"] = "no-store"
+    return described
+
+
+def complete_registration(response, metadata):
+    """Give the registered client the scopes it asked for and its ID token algorithm."""
+    if response.status_code not in (200, 201):
+        return response
+    scope = " ".join(dict.fromkeys(metadata.get("scope", "").split())) or " ".join(
+        oauth2_settings.DEFAULT_SCOPES
+    )
+    # DOT leaves `algorithm` empty, and an ID token with no algorithm is a 500 at the token
+    # endpoint: RS256, the one algorithm this server signs with (discovery.py), for a client
+    # that may ask for openid.
+    Application = get_application_model()
+    algorithm = Application.RS256_ALGORITHM if "openid" in scope.split() else Application.NO_ALGORITHM
+    client_id = json.loads(response.content)["client_id"]
+    Application.objects.filter(client_id=client_id).update(allowed_scopes=scope, algorithm=algorithm)
+    return with_scope(response)
+
+
+class DynamicClientRegistrationView(oauth2_views.DynamicClientRegistrationView):
+    """RFC 7591 §3: DOT's registration endpoint, for the clients the policy above allows. The
+    registrations of each address are counted and limited in middleware/throttling.py."""
+
+    def post(self, request, *args, **kwargs):
+        metadata = parsed_body(request)
+        error = policy_error(metadata)
+        if error is not None:
+            return error
+        return complete_registration(super().post(request, *args, **kwargs), metadata)
+
+
+class DynamicClientRegistrationManagementView(oauth2_views.DynamicClientRegistrationManagementView):
+    """RFC 7592 §2: DOT's client configuration endpoint; an update meets the registration policy."""
+
+    def get(self, request, client_id, *args, **kwargs):
+        return with_scope(super().get(request, client_id, *args, **kwargs))
+
+    def put(self, request, client_id, *args, **kwargs):
+        # RFC 7592 §2.2: only the client's own registration access token may change it, whatever
+        # the metadata says: checked first, as DOT's put checks it (which it does again).
+        authenticated = self._authenticate_registration_request(request, client_id)
+        if isinstance(authenticated, HttpResponse):
+            return authenticated
+        metadata = parsed_body(request)
+        error = policy_error(metadata)
+        if error is not None:
+            return error
+        return complete_registration(super().put(request, client_id, *args, **kwargs), metadata)
