@@ -52,6 +52,11 @@ ENDPOINTS = {
         "RFC 8628 §3.1",
         "A device without a browser starts a sign-in the user finishes on /o/device/.",
     ),
+    "registration_endpoint": (
+        "Client registration",
+        "RFC 7591, RFC 7592",
+        "A client (an MCP client, say) registers itself, then reads or changes its registration.",
+    ),
 }
 
 
