@@ -89,6 +89,8 @@ OPTION_SETS = {
         "author_name": "Zoë O'Brien",
         "oauth_scopes": "api=Use the API on your behalf,reports=See reports you've made",
     },
+    # The sample API written with Django REST framework instead of plain Django views.
+    "drf": {"api_framework": "drf"},
 }
 
 

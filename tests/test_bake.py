@@ -10,8 +10,9 @@ import pytest
 
 from .conftest import SECRET_KEYS, TEMPLATE_DIR, bake, manage, project_env, run
 
-# Django templates use {% %} too: look for what only Jinja in this template would leave.
-TEMPLATE_LEFTOVER = re.compile(r"{{-?\s*cookiecutter|cookiecutter\.\w|{%-?\s*(end)?raw\s*-?%}")
+# Django templates use {% %} too: look for what only Jinja in this template would leave (the
+# README naming `.cookiecutter.json`, the answers file, is no leftover).
+TEMPLATE_LEFTOVER = re.compile(r"{{-?\s*cookiecutter|(?<!\.)cookiecutter\.\w|{%-?\s*(end)?raw\s*-?%}")
 
 
 GENERATED_BY_RUNS = {"__pycache__", ".pytest_cache", ".ruff_cache", "staticfiles"}
@@ -204,6 +205,7 @@ def test_generated_test_suite_passes(baked):
         ("author_email", "not-an-email", "not a valid e-mail address"),
         ("time_zone", "Mars/Olympus", "not an IANA time zone"),
         ("run_setup", "maybe", "use y to set everything up now or n"),
+        ("api_framework", "ninja", "is not an API framework; use none"),
     ],
 )
 def test_invalid_input_fails_before_anything_is_written(tmp_path, option, value, message):
