@@ -41,6 +41,18 @@ class CommandFailed(Exception):
         self.output = output
 
 
+def select_api_framework(project_dir: Path, package: str, framework: str) -> None:
+    """Put the sample API written with `framework` in api/views.py; drop the other one, and the
+    tests of REST framework's defaults unless they apply."""
+    api = project_dir / package / "api"
+    drf_tests = project_dir / "tests" / "test_api_drf.py"
+    if framework == "drf":
+        os.replace(api / "drf_views.py", api / "views.py")
+    else:
+        (api / "drf_views.py").unlink()
+        drf_tests.unlink()
+
+
 def random_alphanumeric(length: int) -> str:
     return "".join(secrets.choice(ALPHANUMERIC) for _ in range(length))
 
@@ -325,6 +337,7 @@ def print_manual_steps(context: dict) -> None:
 def main() -> int:
     context = json.loads(COOKIECUTTER_CONTEXT)
     project_dir = Path.cwd()
+    select_api_framework(project_dir, context["project_slug"], context["api_framework"])
     try:
         env_values = write_env_file(project_dir)
     except (OSError, ValueError) as error:

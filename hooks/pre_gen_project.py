@@ -38,6 +38,7 @@ EMAIL_ADDRESS = re.compile(r"[^@\s]+@([^@\s.]+\.)+[^@\s.]+")
 # Django's default username rule (UnicodeUsernameValidator and the 150-character field).
 DJANGO_USERNAME = re.compile(r"[\w.@+-]{1,150}")
 MINIMUM_PYTHON = (3, 11)
+API_FRAMEWORKS = ("none", "drf")
 
 
 def validate_project_slug(slug: str) -> str:
@@ -145,6 +146,14 @@ def validate_mcp_ready(value: str) -> str:
     return value
 
 
+def validate_api_framework(value: str) -> str:
+    if value not in API_FRAMEWORKS:
+        raise ValueError(
+            f'"{value}" is not an API framework; use none (plain Django views) or drf (Django REST framework)'
+        )
+    return value
+
+
 def check_python_version(run_setup: str, version: tuple[int, ...] = sys.version_info[:2]) -> None:
     # The setup builds the project's virtualenv from the interpreter running cookiecutter.
     if run_setup == "y" and version < MINIMUM_PYTHON:
@@ -167,6 +176,7 @@ FIELD_VALIDATORS = (
     ("superuser_username", validate_superuser_username),
     ("superuser_email", validate_email),
     ("mcp_ready", validate_mcp_ready),
+    ("api_framework", validate_api_framework),
     ("run_setup", validate_run_setup),
 )
 

@@ -91,6 +91,8 @@ OPTION_SETS = {
     },
     # Client registration open to MCP clients and agents (RFC 7591).
     "mcp_ready": {"mcp_ready": "y"},
+    # The sample API written with Django REST framework instead of plain Django views.
+    "drf": {"api_framework": "drf"},
 }
 
 

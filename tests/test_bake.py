@@ -205,6 +205,7 @@ def test_generated_test_suite_passes(baked):
         ("author_email", "not-an-email", "not a valid e-mail address"),
         ("time_zone", "Mars/Olympus", "not an IANA time zone"),
         ("run_setup", "maybe", "use y to set everything up now or n"),
+        ("api_framework", "ninja", "is not an API framework; use none"),
     ],
 )
 def test_invalid_input_fails_before_anything_is_written(tmp_path, option, value, message):

@@ -675,15 +675,19 @@ def test_the_compose_stack_puts_a_tls_proxy_before_two_replicas(container_projec
     assert (compose["secrets"]["oidc_key"]["file"]).startswith("./secrets/")
 
 
-def test_the_dependency_lock_matches_the_project_dependencies(container_project, tmp_path):
-    """requirements.lock is what `uv pip compile` makes of pyproject.toml, keeping the pins it has."""
+@pytest.mark.parametrize("api_framework", ["none", "drf"])
+def test_the_dependency_lock_matches_the_project_dependencies(api_framework, tmp_path):
+    """requirements.lock is what `uv pip compile` makes of pyproject.toml, keeping the pins it has:
+    the drf bake's lock adds Django REST framework."""
     if not shutil.which("uv"):
         pytest.skip("SKIPPED LOUDLY: uv is not on PATH, so requirements.lock cannot be re-compiled")
-    shipped = (container_project / "requirements.lock").read_text()
+    project = bake(tmp_path / "bake", api_framework=api_framework)
+    shipped = (project / "requirements.lock").read_text()
+    assert ("\ndjangorestframework==" in shipped) == (api_framework == "drf")
     command = re.search(r"^#    (uv pip compile .*)$", shipped, re.M).group(1).split()
     work = tmp_path / "lock"
     work.mkdir()
-    shutil.copy(container_project / "pyproject.toml", work)
-    shutil.copy(container_project / "requirements.lock", work)
+    shutil.copy(project / "pyproject.toml", work)
+    shutil.copy(project / "requirements.lock", work)
     run(command, cwd=work)
     assert (work / "requirements.lock").read_text() == shipped

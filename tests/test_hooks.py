@@ -39,6 +39,7 @@ GOOD_CONTEXT = {
     "superuser_username": "admin",
     "superuser_email": "you@example.com",
     "mcp_ready": "n",
+    "api_framework": "none",
     "run_setup": "n",
 }
 FAILING_COMMAND = [sys.executable, "-c", "import sys; sys.exit(3)"]
@@ -233,6 +234,17 @@ def test_validate_mcp_ready_rejects(value):
         pre.validate_mcp_ready(value)
 
 
+@pytest.mark.parametrize("value", ["none", "drf"])
+def test_validate_api_framework_accepts(value):
+    assert pre.validate_api_framework(value) == value
+
+
+@pytest.mark.parametrize("value", ["", "DRF", "rest_framework", "ninja"])
+def test_validate_api_framework_rejects(value):
+    with pytest.raises(ValueError, match="use none .* or drf"):
+        pre.validate_api_framework(value)
+
+
 @pytest.mark.parametrize(("run_setup", "version"), [("y", (3, 11)), ("y", (3, 13)), ("n", (3, 9))])
 def test_check_python_version_accepts(run_setup, version):
     pre.check_python_version(run_setup, version)
@@ -327,6 +339,32 @@ def test_read_env_file(tmp_path):
         "E": "",
         "OAUTH_SCOPES": "read=Read",
     }
+
+
+def write_both_apis(project_dir):
+    api = project_dir / "pkg" / "api"
+    api.mkdir(parents=True)
+    (api / "views.py").write_text("# plain Django\n")
+    (api / "drf_views.py").write_text("# Django REST framework\n")
+    (project_dir / "tests").mkdir()
+    (project_dir / "tests" / "test_api.py").write_text("")
+    (project_dir / "tests" / "test_api_drf.py").write_text("")
+    return api
+
+
+@pytest.mark.parametrize(
+    ("framework", "views", "tests"),
+    [
+        ("none", "# plain Django\n", ["test_api.py"]),
+        ("drf", "# Django REST framework\n", ["test_api.py", "test_api_drf.py"]),
+    ],
+)
+def test_select_api_framework_keeps_the_chosen_views_and_their_tests(tmp_path, framework, views, tests):
+    api = write_both_apis(tmp_path)
+    post.select_api_framework(tmp_path, "pkg", framework)
+    assert sorted(path.name for path in api.iterdir()) == ["views.py"]
+    assert (api / "views.py").read_text() == views
+    assert sorted(path.name for path in (tmp_path / "tests").iterdir()) == tests
 
 
 def test_read_requirements_and_manual_pip_command_agree(tmp_path):

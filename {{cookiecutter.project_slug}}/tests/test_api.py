@@ -33,6 +33,21 @@ def test_without_the_read_scope_it_is_forbidden(client, m2m_client):
     assert 'error="insufficient_scope"' in response["WWW-Authenticate"]
 
 
+# RFC 9728 §5.1: the Bearer challenges name the protected-resource metadata document.
+RESOURCE_METADATA = 'resource_metadata="http://testserver/.well-known/oauth-protected-resource/api/me/"'
+
+
+def test_the_challenge_names_the_protected_resource_metadata(client):
+    assert RESOURCE_METADATA in client.get("/api/me/")["WWW-Authenticate"]
+
+
+def test_the_insufficient_scope_challenge_names_the_protected_resource_metadata(client, m2m_client):
+    token = client_credentials_token(client, m2m_client, "write")
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 403
+    assert RESOURCE_METADATA in response["WWW-Authenticate"]
+
+
 def test_client_credentials_token_speaks_for_the_client(client, m2m_client):
     token = client_credentials_token(client, m2m_client, "read write")
     response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")

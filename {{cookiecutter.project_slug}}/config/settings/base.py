@@ -16,6 +16,9 @@ env = environ.Env()
 # The Python package of this project: every dotted path below starts with it.
 PROJECT_PACKAGE = "{{ cookiecutter.project_slug }}"
 PROJECT_NAME = "{{ cookiecutter.project_name }}"
+# What the sample API, api/views.py, is written with: "none" (plain Django) or "drf"
+# (Django REST framework), chosen when the project was made (see README, "The sample API").
+API_FRAMEWORK = "{{ cookiecutter.api_framework }}"
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -93,6 +96,8 @@ DJANGO_APPS = [
 THIRD_PARTY_APPS = [
     "oauth2_provider",
 ]
+if API_FRAMEWORK == "drf":
+    THIRD_PARTY_APPS.append("rest_framework")
 LOCAL_APPS = [
     f"{PROJECT_PACKAGE}.users",
     f"{PROJECT_PACKAGE}.oauth",
@@ -389,3 +394,23 @@ OAUTH2_PROVIDER = {
     # would cost ~0.5-1 s of CPU on every token request.
     "CLIENT_SECRET_HASHER": "client_secret_sha256",
 }
+
+# REST FRAMEWORK (API_FRAMEWORK = "drf")
+# ------------------------------------------------------------------------------
+# https://www.django-rest-framework.org/api-guide/settings/
+# https://django-oauth-toolkit.readthedocs.io/en/latest/rest-framework/getting_started.html
+if API_FRAMEWORK == "drf":
+    REST_FRAMEWORK = {
+        # Bearer tokens only: a session cookie authenticating API calls would make them
+        # cross-site-forgeable. The challenges name the RFC 9728 metadata document.
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "oauth2_provider.contrib.rest_framework.OAuth2ProtectedResourceAuthentication",
+        ],
+        # Closed by default: every view says which scopes it needs (required_scopes), or
+        # fails loudly without them.
+        "DEFAULT_PERMISSION_CLASSES": ["oauth2_provider.contrib.rest_framework.TokenHasScope"],
+        # JSON only: the browsable API's HTML pages expect a session sign-in, which the API
+        # does not take.
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+        "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    }

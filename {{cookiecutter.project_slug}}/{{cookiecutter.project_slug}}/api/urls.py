@@ -1,7 +1,7 @@
 from django.db import transaction
 from django.urls import path
 
-from . import views
+from . import metadata, views
 
 read_only = transaction.non_atomic_requests
 
@@ -15,7 +15,7 @@ urlpatterns = [
 metadata_urlpatterns = [
     path(
         ".well-known/oauth-protected-resource/api/me/",
-        read_only(views.MeMetadataView.as_view()),
+        read_only(metadata.MeMetadataView.as_view()),
         name="api-me-metadata",
     ),
 ]

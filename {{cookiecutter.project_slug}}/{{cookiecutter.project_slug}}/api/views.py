@@ -4,29 +4,12 @@ The sample protected resource: replace it with your API, or copy its pattern.
 RFC 6750: the bearer token travels in the Authorization header (oauth.common.BearerTokenTransport).
 """
 
-from django.conf import settings
 from django.http import JsonResponse
-from django.urls import reverse
-from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.views import OAuthProtectedResourceMetadataView, ScopedProtectedResourceMetadataView
+from oauth2_provider.views import ScopedProtectedResourceMetadataView
 
 from ..oauth.claims import subject
 from ..oauth.common import BearerTokenTransport
-from ..oauth.resources import sample_resource
-
-# The first scope of OAUTH_SCOPES: `read` with the sample scopes.
-REQUIRED_SCOPES = list(settings.OAUTH_APP_SCOPES)[:1]
-
-
-class MeMetadataView(OAuthProtectedResourceMetadataView):
-    """RFC 9728 §3: the metadata of /api/me/, at /.well-known/oauth-protected-resource/api/me/."""
-
-    def get_resource(self, request):
-        # §3.3: exactly the identifier the metadata URL was built from, the one to ask tokens for.
-        return sample_resource(request)
-
-    def get_scopes_supported(self):
-        return REQUIRED_SCOPES
+from .metadata import REQUIRED_SCOPES, me_metadata_url
 
 
 class MeView(BearerTokenTransport, ScopedProtectedResourceMetadataView):
@@ -42,7 +25,7 @@ class MeView(BearerTokenTransport, ScopedProtectedResourceMetadataView):
     required_scopes = REQUIRED_SCOPES
 
     def get_resource_metadata_url(self, request):
-        return oauth2_settings.oidc_issuer(request).rstrip("/") + reverse("api-me-metadata")
+        return me_metadata_url(request)
 
     def verify_request(self, request):
         valid, oauthlib_request = super().verify_request(request)
