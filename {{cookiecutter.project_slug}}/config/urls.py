@@ -24,3 +24,5 @@ urlpatterns = [
 ]
 
 handler400 = f"{PACKAGE}.pages.views.bad_request"
+# 503, not 500, while the database is unreachable: README, "When things fail".
+handler500 = f"{PACKAGE}.middleware.outages.server_error"
