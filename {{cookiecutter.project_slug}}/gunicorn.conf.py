@@ -5,6 +5,7 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import importlib
 import logging
 import math
 import os
@@ -63,7 +64,7 @@ graceful_timeout = math.ceil(DRAIN_SECONDS) + 30
 
 
 def post_worker_init(worker):
-    from {{ cookiecutter.project_slug }}.pages import health
+    health = importlib.import_module("{{ cookiecutter.project_slug }}.pages.health")
 
     def drain(signum, frame):
         health.draining.set()

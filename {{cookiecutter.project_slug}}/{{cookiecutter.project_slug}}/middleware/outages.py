@@ -50,13 +50,17 @@ JSON_PATH_PREFIXES = ("/api/",)
 
 def speaks_json(request):
     match = getattr(request, "resolver_match", None)
-    return (match is not None and match.view_name in JSON_VIEWS) or request.path.startswith(JSON_PATH_PREFIXES)
+    return (match is not None and match.view_name in JSON_VIEWS) or request.path.startswith(
+        JSON_PATH_PREFIXES
+    )
 
 
 def unavailable_page():
     """503 as a page of its own, rendered without the request: its user and session would need
     the database."""
-    page = render_to_string("503.html", {"server_name": settings.PROJECT_NAME, "retry_after": RETRY_AFTER_SECONDS})
+    page = render_to_string(
+        "503.html", {"server_name": settings.PROJECT_NAME, "retry_after": RETRY_AFTER_SECONDS}
+    )
     response = HttpResponse(page, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
