@@ -67,8 +67,13 @@ def post_worker_init(worker):
     health = importlib.import_module("{{ cookiecutter.project_slug }}.pages.health")
 
     def drain(signum, frame):
+        # Once: a reload's master repeats SIGTERM to an old worker until it is gone.
+        if health.draining.is_set():
+            return
         health.draining.set()
-        threading.Timer(DRAIN_SECONDS, worker.handle_exit, (signum, frame)).start()
+        stop = threading.Timer(DRAIN_SECONDS, worker.handle_exit, (signum, frame))
+        stop.daemon = True
+        stop.start()
 
     # Replaces gunicorn's own SIGTERM handler (Worker.handle_exit), which stops accepting at once.
     signal.signal(signal.SIGTERM, drain)
