@@ -144,6 +144,10 @@ def env_values(project):
     return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
+# A connection the server dropped, before the answer or within its body (a killed worker).
+DROPPED = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
 class Unavailable(Exception):
     """A 503 of the stated shape, or a connection the server dropped: try again later."""
 
@@ -161,8 +165,8 @@ class Traffic:
         what = urllib.parse.urlsplit(url).path
         try:
             response = session.request(method, url, timeout=REQUEST_TIMEOUT, **options)
-        except requests.ConnectionError as error:
-            self.answers.append((time.monotonic(), what, "ConnectionError"))
+        except DROPPED as error:
+            self.answers.append((time.monotonic(), what, "dropped"))
             raise Unavailable(what) from error
         self.answers.append((time.monotonic(), what, response.status_code))
         if response.status_code in expected:
@@ -225,7 +229,7 @@ def sign_in_until_done(traffic, browser, base_url, clients, stop):
                 return
             if signed_in.status_code != 503:
                 traffic.wrong.append(("/accounts/login/", signed_in.status_code, {}, signed_in.text[:500]))
-        except Unavailable:
+        except (Unavailable, *DROPPED):
             pass
         time.sleep(0.2)
 
@@ -245,10 +249,10 @@ def user_load(traffic, ledger, base_url, clients, stop):
             continue
         try:
             answer = submit(browser, consent_page, button=("allow", "Authorize"), allow_redirects=False)
-        except requests.ConnectionError:
+        except DROPPED:
             answer = None
         traffic.answers.append(
-            (time.monotonic(), "/o/authorize/", answer.status_code if answer else "ConnectionError")
+            (time.monotonic(), "/o/authorize/", answer.status_code if answer else "dropped")
         )
         if answer is None or answer.status_code != 302:
             if answer is not None and not (answer.status_code == 503 and "Retry-After" in answer.headers):
