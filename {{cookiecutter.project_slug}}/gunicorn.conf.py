@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import signal
-import threading
 from pathlib import Path
 
 import environ
@@ -71,9 +70,13 @@ def post_worker_init(worker):
         if health.draining.is_set():
             return
         health.draining.set()
-        stop = threading.Timer(DRAIN_SECONDS, worker.handle_exit, (signum, frame))
-        stop.daemon = True
-        stop.start()
+        if DRAIN_SECONDS > 0:
+            # Then gunicorn's own graceful stop, in the main thread, which the alarm wakes (sync
+            # workers sleep in select() between requests, gthread workers poll each second).
+            signal.signal(signal.SIGALRM, worker.handle_exit)
+            signal.setitimer(signal.ITIMER_REAL, DRAIN_SECONDS)
+        else:
+            worker.handle_exit(signum, frame)
 
     # Replaces gunicorn's own SIGTERM handler (Worker.handle_exit), which stops accepting at once.
     signal.signal(signal.SIGTERM, drain)
