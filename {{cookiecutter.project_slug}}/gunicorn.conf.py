@@ -81,6 +81,7 @@ def post_worker_init(worker):
     # Replaces gunicorn's own SIGTERM handler (Worker.handle_exit), which stops accepting at once.
     signal.signal(signal.SIGTERM, drain)
 
+
 # Behind a proxy that keeps connections to us open; harmless without one.
 keepalive = 5
 # Recycle workers now and then, so a slow leak in any library never takes a server down; rarely:
