@@ -99,7 +99,7 @@ def test_the_authorization_endpoint_answers_a_503_page_and_redirects_nowhere(cli
     assert "Location" not in response
 
 
-def test_a_database_error_in_a_middleware_is_a_503_page_too(signed_in, user):
+def test_a_database_error_in_a_middleware_is_a_503_page_too(user):
     # The device page's throttling reads the signed-in user, before the view: handler500's case.
     browser = Client(raise_request_exception=False)
     browser.force_login(user)
