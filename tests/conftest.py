@@ -178,7 +178,15 @@ def running_server(project, command, base_url, output=None, **env):
         server = subprocess.Popen(
             command,
             cwd=project,
-            env=project_env(**{"OAUTH_ISSUER": base_url, "OAUTH_RESOURCES": live_resources(base_url), **env}),
+            # gunicorn's workers stop at once, not after draining (tests/test_faults.py drains).
+            env=project_env(
+                **{
+                    "OAUTH_ISSUER": base_url,
+                    "OAUTH_RESOURCES": live_resources(base_url),
+                    "GUNICORN_DRAIN_SECONDS": "0",
+                    **env,
+                }
+            ),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

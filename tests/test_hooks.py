@@ -278,6 +278,16 @@ def write_example(directory):
     return directory
 
 
+def write_baked_project(directory):
+    """What main() finds where cookiecutter has just written the project: .env.example, both sample APIs."""
+    write_example(directory)
+    api = directory / GOOD_CONTEXT["project_slug"] / "api"
+    for path in (api / "views.py", api / "drf_views.py", directory / "tests" / "test_api_drf.py"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+    return directory
+
+
 def test_write_env_file_fills_secrets_and_keeps_other_lines(tmp_path):
     values = post.write_env_file(write_example(tmp_path))
 
@@ -539,7 +549,7 @@ def test_print_summary_shows_urls_and_ids_but_no_secrets(capsys):
 
 
 def test_post_main_without_setup_writes_env_and_prints_steps(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(write_example(tmp_path))
+    monkeypatch.chdir(write_baked_project(tmp_path))
     monkeypatch.setattr(post, "COOKIECUTTER_CONTEXT", json.dumps(GOOD_CONTEXT))
 
     assert post.main() == 0
@@ -549,7 +559,7 @@ def test_post_main_without_setup_writes_env_and_prints_steps(tmp_path, monkeypat
 
 
 def test_post_main_refuses_existing_env(tmp_path, monkeypatch, capsys):
-    (write_example(tmp_path) / ".env").write_text("", encoding="utf-8")
+    (write_baked_project(tmp_path) / ".env").write_text("", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(post, "COOKIECUTTER_CONTEXT", json.dumps(GOOD_CONTEXT))
 

@@ -5,9 +5,11 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import importlib
 import logging
 import math
 import os
+import signal
 from pathlib import Path
 
 import environ
@@ -52,7 +54,34 @@ threads = int(os.environ.get("GUNICORN_THREADS", 4))
 
 # A request that runs longer than this is a bug or an attack: the worker is replaced.
 timeout = 30
-graceful_timeout = 30
+# A worker told to stop (SIGTERM: a stop, a rolling restart, or a reload's old workers) first
+# drains: for DRAIN_SECONDS it goes on serving while /readyz answers 503, so that load balancers
+# and Kubernetes take it out of rotation before it stops accepting; then it finishes the requests
+# in flight, within graceful_timeout. README, "When things fail".
+DRAIN_SECONDS = float(os.environ.get("GUNICORN_DRAIN_SECONDS", 5))
+graceful_timeout = math.ceil(DRAIN_SECONDS) + 30
+
+
+def post_worker_init(worker):
+    health = importlib.import_module("{{ cookiecutter.project_slug }}.pages.health")
+
+    def drain(signum, frame):
+        # Once: a reload's master repeats SIGTERM to an old worker until it is gone.
+        if health.draining.is_set():
+            return
+        health.draining.set()
+        if DRAIN_SECONDS > 0:
+            # Then gunicorn's own graceful stop, in the main thread, which the alarm wakes (sync
+            # workers sleep in select() between requests, gthread workers poll each second).
+            signal.signal(signal.SIGALRM, worker.handle_exit)
+            signal.setitimer(signal.ITIMER_REAL, DRAIN_SECONDS)
+        else:
+            worker.handle_exit(signum, frame)
+
+    # Replaces gunicorn's own SIGTERM handler (Worker.handle_exit), which stops accepting at once.
+    signal.signal(signal.SIGTERM, drain)
+
+
 # Behind a proxy that keeps connections to us open; harmless without one.
 keepalive = 5
 # Recycle workers now and then, so a slow leak in any library never takes a server down; rarely:

@@ -29,3 +29,5 @@ urlpatterns = [
 ]
 
 handler400 = f"{PACKAGE}.pages.views.bad_request"
+# 503, not 500, while the database is unreachable: README, "When things fail".
+handler500 = f"{PACKAGE}.middleware.outages.server_error"

@@ -54,6 +54,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that drops packets would otherwise hold a request until the OS gives up
+    # on the connection (minutes): a few seconds, then 503 (README, "When things fail").
+    # https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-CONNECT-TIMEOUT
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DJANGO_DB_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # CACHES
@@ -70,6 +77,15 @@ CACHES = {
         CACHE_URL, backend=REDIS_CACHE_BACKEND if CACHE_URL.startswith(("redis:", "rediss:")) else None
     )
 }
+if CACHES["default"]["BACKEND"] == REDIS_CACHE_BACKEND:
+    # A Redis on a LAN answers in a millisecond: one that does not within these seconds is down,
+    # and each use of the cache then follows its policy (README, "When things fail") instead of
+    # holding the request. redis-py retries nothing by default, and reconnects on the next use.
+    # https://redis.readthedocs.io/en/stable/connections.html#redis.connection.Connection
+    CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=CACHE_TIMEOUT_SECONDS, socket_timeout=CACHE_TIMEOUT_SECONDS
+    )
 
 # URLS
 # ------------------------------------------------------------------------------
@@ -145,6 +161,8 @@ MIDDLEWARE = [
     f"{PROJECT_PACKAGE}.middleware.security_headers.ContentSecurityPolicyMiddleware",
     f"{PROJECT_PACKAGE}.middleware.security_headers.NoStoreMiddleware",
     f"{PROJECT_PACKAGE}.middleware.throttling.BruteForceThrottleMiddleware",
+    # Last: a view that finds the database down answers 503, not 500 (README, "When things fail").
+    f"{PROJECT_PACKAGE}.middleware.outages.DatabaseOutageMiddleware",
 ]
 
 # STATIC FILES

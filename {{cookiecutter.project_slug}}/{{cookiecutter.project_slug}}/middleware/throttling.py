@@ -22,6 +22,21 @@ request of a client clears that client's count. Successes never count.
 At the page where a device's user code is entered: per signed-in user and per address. A
 right user code clears nothing: anyone can have one, by starting a device flow of their own.
 
+When the cache is unavailable (Redis down, restarting or cut off; it answers within
+CACHE_TIMEOUT_SECONDS or is taken as down), each use has its policy, and none is a 500:
+- sign-ins and user codes fail closed: 503 with Retry-After, a page. Passwords and user codes are
+  short enough to guess, and with no counter nothing would bound the guessing. Users already
+  signed in go on: the authorization endpoint itself needs no cache.
+- client authentications fail open: the request goes on, unthrottled. Client secrets are 256
+  random bits or more (create_oauth_client, seed_oauth_clients), which no rate of guessing finds,
+  so their limits are a second line; failing closed would stop every token, refresh, revocation
+  and introspection, the whole service, for as long as the cache is down.
+- client registrations (MCP_READY) fail closed: 503 JSON with Retry-After. Anyone may register
+  without credentials, and with no counter nothing would bound it.
+- counting after the answer (a failure, or a success clearing a count) is skipped.
+Each process logs a warning saying so once per OUTAGE_LOG_INTERVAL_SECONDS while it lasts; the
+next request after the cache is back uses it again, with no restart.
+
 Give every worker the same cache (CACHE_URL=redis://...) or each one counts on its own.
 RFC 6749 §10.10 asks for this (credential guessing), NIST SP 800-63B §5.2.2 for sign-ins,
 RFC 8628 §5.1 for user codes, which are short enough to guess.
@@ -32,6 +47,7 @@ per address, so that no one fills the client table (RFC 7591 §5, §10.2 of RFC 
 
 import hashlib
 import ipaddress
+import logging
 import math
 import time
 
@@ -39,8 +55,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.shortcuts import render
+from redis.exceptions import RedisError
 
 from ..oauth.common import basic_client_id, oauth_error
+from .outages import unavailable_json, unavailable_page
+
+logger = logging.getLogger(__name__)
 
 # The clock the windows are counted by; tests replace it, not time.time for the whole process.
 clock = time.time
@@ -54,6 +74,33 @@ CLIENT_AUTHENTICATION_VIEWS = {
 }
 USER_CODE_VIEWS = {"oauth2_provider:device"}
 REGISTRATION_VIEWS = {"oauth2_provider:dcr-register"}
+
+# What a cache that is down raises: Django's RedisCache lets redis-py's ConnectionError and
+# TimeoutError through (both RedisError); the other backends an OSError.
+CACHE_ERRORS = (RedisError, OSError)
+OUTAGE_LOG_INTERVAL_SECONDS = 60
+# When each process last logged the outage of each use: {use: time.monotonic()}.
+outage_logged_at = {}
+POLICIES = {
+    "sign-in": "sign-ins are refused with 503 (throttling fails closed)",
+    "user-code": "user codes are refused with 503 (throttling fails closed)",
+    "registration": "client registrations are refused with 503 (throttling fails closed)",
+    "client": "throttling of client authentication is off (fails open): requests go on unthrottled",
+    "counting": "failures are not counted",
+}
+
+
+def cache_unavailable(use, error):
+    """Log, once per OUTAGE_LOG_INTERVAL_SECONDS and use, that the cache is down and what follows."""
+    now = time.monotonic()
+    if now - outage_logged_at.get(use, -math.inf) >= OUTAGE_LOG_INTERVAL_SECONDS:
+        outage_logged_at[use] = now
+        logger.warning(
+            "The cache is unavailable (%s: %s): %s until it answers again.",
+            type(error).__name__,
+            error,
+            POLICIES[use],
+        )
 
 
 def seconds_left_in_window():
@@ -207,27 +254,54 @@ class BruteForceThrottleMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         view_name = self.view_name(request)
-        if view_name in CLIENT_AUTHENTICATION_VIEWS and request.method == "POST":
-            self.count_client_authentication(request, response)
-        if view_name in USER_CODE_VIEWS and request.method == "POST":
-            self.count_user_code(request, response)
-        if view_name in REGISTRATION_VIEWS and request.method == "POST" and response.status_code == 201:
-            for kind, value, _limit in registration_counters(request):
-                record_failure(kind, value)
+        try:
+            if view_name in CLIENT_AUTHENTICATION_VIEWS and request.method == "POST":
+                self.count_client_authentication(request, response)
+            if view_name in USER_CODE_VIEWS and request.method == "POST":
+                self.count_user_code(request, response)
+            if view_name in REGISTRATION_VIEWS and request.method == "POST" and response.status_code == 201:
+                for kind, value, _limit in registration_counters(request):
+                    record_failure(kind, value)
+        except CACHE_ERRORS as error:
+            cache_unavailable("counting", error)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method != "POST":
             return None
         view_name = self.view_name(request)
-        if view_name in LOGIN_VIEWS and sign_in_refused(request, request.POST.get("username")):
-            return too_many_attempts(request, "registration/too_many_attempts.html")
-        if view_name in CLIENT_AUTHENTICATION_VIEWS and over_limit(client_counters(request)):
-            return too_many_client_authentications()
-        if view_name in USER_CODE_VIEWS and over_limit(user_code_counters(request)):
-            return too_many_attempts(request, "oauth2_provider/device/too_many_attempts.html")
-        if view_name in REGISTRATION_VIEWS and over_limit(registration_counters(request)):
-            return too_many_registrations()
+        if view_name in LOGIN_VIEWS:
+            try:
+                refused = sign_in_refused(request, request.POST.get("username"))
+            except CACHE_ERRORS as error:
+                cache_unavailable("sign-in", error)
+                return unavailable_page()
+            if refused:
+                return too_many_attempts(request, "registration/too_many_attempts.html")
+        if view_name in CLIENT_AUTHENTICATION_VIEWS:
+            try:
+                refused = over_limit(client_counters(request))
+            except CACHE_ERRORS as error:
+                cache_unavailable("client", error)
+                refused = False
+            if refused:
+                return too_many_client_authentications()
+        if view_name in USER_CODE_VIEWS:
+            try:
+                refused = over_limit(user_code_counters(request))
+            except CACHE_ERRORS as error:
+                cache_unavailable("user-code", error)
+                return unavailable_page()
+            if refused:
+                return too_many_attempts(request, "oauth2_provider/device/too_many_attempts.html")
+        if view_name in REGISTRATION_VIEWS:
+            try:
+                refused = over_limit(registration_counters(request))
+            except CACHE_ERRORS as error:
+                cache_unavailable("registration", error)
+                return unavailable_json()
+            if refused:
+                return too_many_registrations()
         return None
 
     @staticmethod
@@ -261,11 +335,17 @@ def count_failed_sign_in(sender, credentials, request=None, **kwargs):
     if request is None:
         return
     username = credentials.get(get_user_model().USERNAME_FIELD, "")
-    for kind, value in sign_in_failures(request, username):
-        if value:
-            record_failure(kind, value)
+    try:
+        for kind, value in sign_in_failures(request, username):
+            if value:
+                record_failure(kind, value)
+    except CACHE_ERRORS as error:  # down since process_view checked it
+        cache_unavailable("counting", error)
 
 
 def forget_failed_sign_ins(sender, request, user, **kwargs):
     account = account_name(user.get_username())
-    forget_failures("login-account-ip", account_at_address(account, client_ip(request)))
+    try:
+        forget_failures("login-account-ip", account_at_address(account, client_ip(request)))
+    except CACHE_ERRORS as error:
+        cache_unavailable("counting", error)

@@ -5,6 +5,7 @@ They open no transaction (ATOMIC_REQUESTS would, and fail with a 500 before the 
 answer 503 while the database is down), and are never cached.
 """
 
+import threading
 import uuid
 
 from django.core.cache import cache
@@ -13,6 +14,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+# Set in a worker told to stop (gunicorn.conf.py, post_worker_init): it still serves, but answers
+# readiness with 503 so the load balancer sends it nothing new before it stops listening.
+draining = threading.Event()
 
 
 @never_cache
@@ -32,7 +37,10 @@ def healthz(request):
 @transaction.non_atomic_requests
 @require_GET
 def readyz(request):
-    """Readiness: send traffic here only when the database, its schema and the cache are all there."""
+    """Readiness: send traffic here only when the database, its schema and the cache are all there,
+    and the process is not on its way out."""
+    if draining.is_set():
+        return JsonResponse({"status": "draining"}, status=503)
     checks = {"database": "ok", "migrations": "ok", "cache": "ok"}
     try:
         executor = MigrationExecutor(connection)
