@@ -31,7 +31,6 @@ import runpy
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from harness import free_port, read_env_file
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -310,17 +311,6 @@ def write_files(root, files):
     for relative_path, text in files.items():
         (root / relative_path).parent.mkdir(parents=True, exist_ok=True)
         (root / relative_path).write_text(textwrap.dedent(text).lstrip())
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def read_env_file(path):
-    lines = path.read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
 def basic(client_id, secret):
