@@ -11,11 +11,10 @@ import uuid
 
 import pytest
 from authlib.common.security import generate_token
-from authlib.integrations.requests_client import OAuth2Session
 
 from .conftest import venv_manage
 from .live import checked, discover, query_of, sign_in, submit
-from .test_live_clients import verified_id_token_claims
+from .test_live_clients import demo_client, verified_id_token_claims
 
 pytestmark = pytest.mark.xdist_group("full_setup")
 
@@ -30,20 +29,6 @@ def metadata(any_live_server):
 @pytest.fixture
 def sqlite_metadata(live_server):
     return discover(live_server)
-
-
-def relying_party(metadata, env_values, scope):
-    """The seeded confidential web client, as Authlib's session."""
-    return checked(
-        OAuth2Session(
-            env_values["OAUTH_DEMO_CLIENT_ID"],
-            env_values["OAUTH_DEMO_CLIENT_SECRET"],
-            scope=scope,
-            redirect_uri=env_values["OAUTH_DEMO_REDIRECT_URI"],
-            code_challenge_method="S256",
-            token_endpoint=metadata["token_endpoint"],
-        )
-    )
 
 
 def authorization_answer(metadata, env_values, client, claims=None):
@@ -68,7 +53,7 @@ def authorization_answer(metadata, env_values, client, claims=None):
 
 def claims_released(metadata, env_values, scope="openid profile email", claims=None):
     """The code flow with that claims request; return (ID token claims, UserInfo claims, client)."""
-    client = relying_party(metadata, env_values, scope)
+    client = demo_client(metadata, env_values, scope)
     location, state, verifier, nonce = authorization_answer(metadata, env_values, client, claims)
     token = client.fetch_token(authorization_response=location, state=state, code_verifier=verifier)
     id_token = verified_id_token_claims(metadata, env_values["OAUTH_DEMO_CLIENT_ID"], token, nonce)
@@ -123,7 +108,7 @@ def test_a_claims_request_stays_within_the_granted_scopes(metadata, env_values):
 @pytest.mark.parametrize("claims", ["{not json", '{"id_token": ["email"]}'])
 def test_a_malformed_claims_request_is_invalid_request(sqlite_metadata, env_values, claims):
     # OIDC Core §3.1.2.6: the error, the state and the issuer, to the client; no code.
-    client = relying_party(sqlite_metadata, env_values, "openid profile")
+    client = demo_client(sqlite_metadata, env_values, "openid profile")
     location, state, _, _ = authorization_answer(sqlite_metadata, env_values, client, claims)
     answer = query_of(location)
     issuer = sqlite_metadata["issuer"]
@@ -133,7 +118,7 @@ def test_a_malformed_claims_request_is_invalid_request(sqlite_metadata, env_valu
 
 def test_an_id_token_for_another_sub_is_refused(sqlite_metadata, env_values):
     # OIDC Core §5.5.1: never an ID token for another user than the sub asked for.
-    client = relying_party(sqlite_metadata, env_values, "openid")
+    client = demo_client(sqlite_metadata, env_values, "openid")
     asked = {"id_token": {"sub": {"value": "someone-else", "essential": True}}}
     location, state, _, _ = authorization_answer(sqlite_metadata, env_values, client, asked)
     answer = query_of(location)

@@ -39,13 +39,13 @@ def device_client_id(project, any_live_server, live_database_env):
     )
 
 
-def demo_client(metadata, env_values, **options):
-    """The seeded confidential web client, as Authlib's session."""
+def demo_client(metadata, env_values, scope=SCOPE, **options):
+    """The seeded confidential web client, as Authlib's session, asking for `scope`."""
     return checked(
         OAuth2Session(
             env_values["OAUTH_DEMO_CLIENT_ID"],
             env_values["OAUTH_DEMO_CLIENT_SECRET"],
-            scope=SCOPE,
+            scope=scope,
             redirect_uri=env_values["OAUTH_DEMO_REDIRECT_URI"],
             code_challenge_method="S256",
             token_endpoint=metadata["token_endpoint"],
