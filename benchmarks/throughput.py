@@ -2,7 +2,8 @@
 How fast is a baked project, next to the ceiling of its server and to DOT's documented defaults?
 
     uv run --locked --extra test --extra bench python benchmarks/throughput.py \
-        [--seconds 8] [--databases sqlite postgresql] [--json results.json]
+        [--seconds 8] [--soak-seconds 60] [--databases sqlite postgresql] [--json results.json] \
+        [--variant no-token-cache:OAUTH_TOKEN_CACHE_SECONDS=0 ...]
 
 In one run, side by side, on loopback, with wrk (Debian's package):
 - the bake itself (`cookiecutter --no-input ... run_setup=y`), timed;
@@ -12,8 +13,12 @@ In one run, side by side, on loopback, with wrk (Debian's package):
   a `@protected_resource` view), built here in a temp dir, on the same server;
 - the project under its production command on each database: the token endpoint (client
   credentials; refresh; authorization code with PKCE, the one-time codes and refresh tokens
-  created in bulk beforehand and walked by wrk's Lua script), `/api/me/` with a valid token, and
-  introspection by a resource server. PostgreSQL is a fresh database on 127.0.0.1:5432.
+  created in bulk beforehand and walked by wrk's Lua script), `/api/me/` with a valid opaque token
+  and with a JWT access token (RFC 9068, the project's own generator), introspection by a resource
+  server, and last `/api/me/` for --soak-seconds, so that memory growth is counted over a minute.
+  PostgreSQL is a fresh database on 127.0.0.1:5432;
+- each --variant: the project's rows again with some settings changed through the environment
+  (the same bake, the same run), with their ratio to the defaults' rows: what a setting buys.
 
 Prints requests/s, p50/p99 latency, non-2xx answers, resident memory per worker (and its growth
 over the server's run), and the ratios to the ceiling and the reference; `--json` writes them.
@@ -89,11 +94,13 @@ CEILING_FILES = {
         import sys
         import urllib.parse
         from datetime import timedelta
+        from importlib import import_module
 
         import django
 
         django.setup()
 
+        from django.conf import settings
         from django.contrib.auth import get_user_model
         from django.db import transaction
         from django.utils import timezone
@@ -104,6 +111,7 @@ CEILING_FILES = {
             get_refresh_token_model,
             set_token_value,
         )
+        from oauthlib.common import Request
 
         AccessToken, RefreshToken = get_access_token_model(), get_refresh_token_model()
         count, out_dir = int(sys.argv[1]), sys.argv[2]
@@ -151,6 +159,12 @@ CEILING_FILES = {
             )
             bearer = secrets.token_urlsafe(30)
             token(AccessToken, bearer, user=user, application=demo, expires=expires, scope="read").save()
+            # An RFC 9068 JWT access token, made by the project's own generator as its token
+            # endpoint makes one with OAUTH_ACCESS_TOKEN_FORMAT=jwt, stored the same way.
+            issuing = Request("https://127.0.0.1/o/token/")
+            issuing.grant_type, issuing.user, issuing.client, issuing.scopes = "refresh_token", user, demo, ["read"]
+            jwt_bearer = import_module(f"{settings.PROJECT_PACKAGE}.oauth.access_tokens").generate(issuing)
+            token(AccessToken, jwt_bearer, user=user, application=demo, expires=expires, scope="read").save()
 
         with open(os.path.join(out_dir, "authorization_code.txt"), "w") as bodies:
             for code in codes:
@@ -160,7 +174,7 @@ CEILING_FILES = {
         with open(os.path.join(out_dir, "refresh_token.txt"), "w") as bodies:
             for raw in refresh:
                 bodies.write(urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": raw}) + "\\n")
-        print(json.dumps({"bearer": bearer}))
+        print(json.dumps({"bearer": bearer, "jwt_bearer": jwt_bearer}))
     """,
 }
 
@@ -380,7 +394,7 @@ class Server:
     def mark_memory(self):
         """Resident memory per worker once warmed up: where growth is counted from."""
         if not self.memory_start:
-            self.memory_start = self.memory()
+            self.memory_start, self.memory_started_at = self.memory(), time.monotonic()
 
     def memory_report(self):
         end = self.memory()
@@ -436,7 +450,18 @@ class Bench:
         return json.loads(line.removeprefix("WRK_RESULT "))
 
     def measure(
-        self, server, row_id, title, method, path, headers, body=None, bodies=None, seconds=None, warmup=True
+        self,
+        server,
+        row_id,
+        title,
+        method,
+        path,
+        headers,
+        body=None,
+        bodies=None,
+        seconds=None,
+        warmup=True,
+        **labels,
     ):
         """Warm up, then measure one row; bodies = (warm-up file, measured file) of one-time bodies."""
         seconds = seconds or self.arguments.seconds
@@ -448,6 +473,7 @@ class Bench:
         duration = result["duration_us"] / 1e6
         row = {
             "id": row_id,
+            **labels,
             "title": title,
             "server": server.name,
             "requests": result["requests"],
@@ -470,7 +496,14 @@ class Bench:
         return row
 
     def finish_server(self, server):
-        self.servers.append({"name": server.name, "workers": server.memory_report()})
+        self.servers.append(
+            {
+                "name": server.name,
+                # Over how long the growth is counted: from the first row's warm-up to now.
+                "memory_seconds": round(time.monotonic() - server.memory_started_at, 1),
+                "workers": server.memory_report(),
+            }
+        )
 
 
 def bake(work_dir):
@@ -629,12 +662,17 @@ def database(project, env, name):
             admin.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
 
 
-def run_project(bench, project, env, database_name):
+def run_project(bench, project, env, database_name, variant=None):
+    """The project's rows on one database; `variant` = (label, environment) runs them again with
+    settings changed through the environment, for an A/B within the same run."""
+    label, variant_env = variant or (None, {})
+    prefix = f"{database_name}-{label}" if label else database_name
     values = read_env_file(project / ".env")
-    bodies_dir = bench.work_dir / f"bodies-{database_name}"
+    bodies_dir = bench.work_dir / f"bodies-{prefix}"
     bodies_dir.mkdir()
     arguments = bench.arguments
     with database(project, env, database_name) as database_env:
+        database_env = {**database_env, **variant_env}
         bodies = {}
         for phase, seconds in (("warmup", arguments.warmup), ("measured", arguments.seconds)):
             (bodies_dir / phase).mkdir()
@@ -654,7 +692,7 @@ def run_project(bench, project, env, database_name):
                 text=True,
             )
             bodies[phase] = bodies_dir / phase
-        bearer = json.loads(fixtures.stdout.splitlines()[-1])["bearer"]
+        bearers = json.loads(fixtures.stdout.splitlines()[-1])
         port = free_port()
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         m2m = {
@@ -666,40 +704,58 @@ def run_project(bench, project, env, database_name):
             "Authorization": basic(values["OAUTH_DEMO_CLIENT_ID"], values["OAUTH_DEMO_CLIENT_SECRET"]),
         }
         client_credentials = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "read"})
-        name = f"project on {database_name}"
+        name = f"project on {database_name}" + (f", {label}" if label else "")
+        title_prefix = f"{database_name}" + (f" ({label})" if label else "")
+
+        def measure(kind, title, *request, **options):
+            bench.measure(
+                server,
+                f"{prefix}-{kind}",
+                f"{title_prefix}: {title}",
+                *request,
+                kind=kind,
+                database=database_name,
+                variant=label,
+                **options,
+            )
+
         with Server(name, gunicorn_command(project, port), project, database_env, "/healthz", port) as server:
             for kind, grant, row_headers, one_time in (
                 ("client-credentials", "client credentials", m2m, None),
                 ("refresh", "refresh token", demo, "refresh_token.txt"),
                 ("authorization-code", "authorization code + PKCE", demo, "authorization_code.txt"),
             ):
-                bench.measure(
-                    server,
-                    f"{database_name}-{kind}",
-                    f"{database_name}: POST /o/token/ {grant}",
+                measure(
+                    kind,
+                    f"POST /o/token/ {grant}",
                     "POST",
                     "/o/token/",
                     row_headers,
                     None if one_time else client_credentials,
                     bodies=(bodies["warmup"] / one_time, bodies["measured"] / one_time) if one_time else None,
                 )
-            bench.measure(
-                server,
-                f"{database_name}-api-me",
-                f"{database_name}: GET /api/me/ with a valid token",
-                "GET",
-                "/api/me/",
-                {"Authorization": f"Bearer {bearer}"},
-            )
-            bench.measure(
-                server,
-                f"{database_name}-introspection",
-                f"{database_name}: POST /o/introspect/ by a resource server",
+            me = ("GET", "/api/me/", {"Authorization": f"Bearer {bearers['bearer']}"})
+            measure("api-me", "GET /api/me/ with a valid token", *me)
+            jwt_me = ("GET", "/api/me/", {"Authorization": f"Bearer {bearers['jwt_bearer']}"})
+            measure("api-me-jwt", "GET /api/me/ with a valid JWT access token (RFC 9068)", *jwt_me)
+            introspection = urllib.parse.urlencode({"token": bearers["bearer"]})
+            measure(
+                "introspection",
+                "POST /o/introspect/ by a resource server",
                 "POST",
                 "/o/introspect/",
                 m2m,
-                urllib.parse.urlencode({"token": bearer}),
+                introspection,
             )
+            if arguments.soak_seconds and not label:
+                # The longest row: what each worker's memory does under sustained load.
+                measure(
+                    "api-me-sustained",
+                    f"GET /api/me/ for {arguments.soak_seconds:g} s (memory)",
+                    *me,
+                    seconds=arguments.soak_seconds,
+                    warmup=False,
+                )
             bench.finish_server(server)
 
 
@@ -707,22 +763,27 @@ def run_project(bench, project, env, database_name):
 REFERENCE_OF = {
     "client-credentials": "reference-client-credentials",
     "api-me": "reference-protected-resource",
+    "api-me-jwt": "reference-protected-resource",
 }
 
 
 def add_ratios(rows):
     by_id = {row["id"]: row for row in rows}
+    defaults = {(row.get("database"), row.get("kind")): row for row in rows if not row.get("variant")}
 
-    def ratio(row, other_id):
-        other = by_id.get(other_id)
+    def ratio(row, other):
         if not other or not other["requests_per_second"]:
             return None
         return round(row["requests_per_second"] / other["requests_per_second"], 3)
 
     for row in rows:
-        row["ratio_to_ceiling"] = ratio(row, "ceiling-bare")
-        kind = row["id"].split("-", 1)[1]
-        row["ratio_to_reference"] = ratio(row, REFERENCE_OF[kind]) if kind in REFERENCE_OF else None
+        kind = row.get("kind")
+        row["ratio_to_ceiling"] = ratio(row, by_id.get("ceiling-bare"))
+        row["ratio_to_reference"] = ratio(row, by_id.get(REFERENCE_OF.get(kind)))
+        # A variant against the same row with the project's defaults, in the same run.
+        row["ratio_to_default"] = (
+            ratio(row, defaults.get((row["database"], kind))) if row.get("variant") else None
+        )
 
 
 def print_summary(results):
@@ -731,14 +792,16 @@ def print_summary(results):
         f"{results['machine']['cores']} cores, wrk -t{results['wrk']['threads']} -c{results['wrk']['connections']}"
     )
     print(
-        f"{'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} {'x ceiling':>9} {'x reference':>11}  row"
+        f"{'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} {'x ceiling':>9} {'x reference':>11}"
+        f" {'x default':>9}  row"
     )
     for row in results["rows"]:
         ceiling = "" if row["ratio_to_ceiling"] is None else f"{row['ratio_to_ceiling']:.2f}"
         reference = "" if row["ratio_to_reference"] is None else f"{row['ratio_to_reference']:.1f}"
+        default = "" if row.get("ratio_to_default") is None else f"{row['ratio_to_default']:.2f}"
         print(
             f"{row['requests_per_second']:9.1f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} {row['non_2xx']:7d}"
-            f" {ceiling:>9} {reference:>11}  {row['title']}"
+            f" {ceiling:>9} {reference:>11} {default:>9}  {row['title']}"
         )
     print("\nresident memory per worker at the end (growth since the first row warmed up), MB:")
     for server in results["servers"]:
@@ -747,7 +810,7 @@ def print_summary(results):
             for w in server["workers"]
             if w["growth_mb"] is not None
         )
-        print(f"  {server['name']}: {workers}")
+        print(f"  {server['name']}, over {server['memory_seconds']:.0f} s: {workers}")
 
 
 def run(arguments):
@@ -763,6 +826,8 @@ def run(arguments):
         run_reference(bench, project, env)
         for database_name in arguments.databases:
             run_project(bench, project, env, database_name)
+            for variant in arguments.variant:
+                run_project(bench, project, env, database_name, variant)
         add_ratios(bench.rows)
         workers, threads = server_shape(project, env)
         results = {
@@ -779,6 +844,7 @@ def run(arguments):
                 "seconds": arguments.seconds,
             },
             "gunicorn": {"workers": workers, "threads": threads},
+            "variants": {label: variant_env for label, variant_env in arguments.variant},
             "bake_seconds": round(bake_seconds, 1),
             "rows": bench.rows,
             "servers": bench.servers,
@@ -787,6 +853,15 @@ def run(arguments):
         if arguments.json:
             arguments.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def variant(text):
+    """--variant's value: (label, {name: value})."""
+    label, _, assignments = text.partition(":")
+    pairs = [assignment.partition("=") for assignment in assignments.split(",") if assignment]
+    if not label or not pairs or any(not name or not equals for name, equals, _ in pairs):
+        raise argparse.ArgumentTypeError(f"not LABEL:NAME=VALUE[,NAME=VALUE]: {text!r}")
+    return label, {name: value for name, _, value in pairs}
 
 
 def main():
@@ -799,6 +874,21 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="wrk's threads")
     parser.add_argument(
         "--databases", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
+    )
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=60,
+        help="a last, long /api/me/ row on each database, for the workers' memory growth (default 60; 0: none)",
+    )
+    parser.add_argument(
+        "--variant",
+        type=variant,
+        action="append",
+        default=[],
+        metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
+        help="run the project's rows again with these environment variables, e.g. "
+        "no-token-cache:OAUTH_TOKEN_CACHE_SECONDS=0 (repeatable; see README, 'Performance')",
     )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     raise SystemExit(run(parser.parse_args()))

@@ -4,6 +4,8 @@ durations, SQLite only. Its figures mean nothing here; every row must have been 
 with no failed answer.
 """
 
+import argparse
+import importlib
 import json
 import shutil
 import subprocess
@@ -24,7 +26,9 @@ ROWS = {
     "sqlite-refresh",
     "sqlite-authorization-code",
     "sqlite-api-me",
+    "sqlite-api-me-jwt",
     "sqlite-introspection",
+    "sqlite-api-me-sustained",
 }
 
 
@@ -38,6 +42,7 @@ def test_the_benchmark_measures_every_row_without_a_failed_answer(tmp_path):
             "benchmarks/throughput.py",
             "--seconds=1",
             "--warmup=1",
+            "--soak-seconds=1",
             "--databases",
             "sqlite",
             f"--json={results_path}",
@@ -60,3 +65,54 @@ def test_the_benchmark_measures_every_row_without_a_failed_answer(tmp_path):
     for server in results["servers"]:
         assert server["workers"], server
         assert all(worker["rss_mb"] > 0 for worker in server["workers"]), server
+
+
+def load_throughput():
+    sys.path.insert(0, str(TEMPLATE_DIR / "benchmarks"))
+    try:
+        return importlib.import_module("throughput")
+    finally:
+        sys.path.remove(str(TEMPLATE_DIR / "benchmarks"))
+
+
+def test_a_variant_is_compared_with_the_defaults_of_its_database_and_row():
+    """--variant LABEL:NAME=VALUE,... reruns the project's rows; each is divided by its default row."""
+    throughput = load_throughput()
+    assert throughput.variant("no-cache:OAUTH_TOKEN_CACHE_SECONDS=0,DJANGO_CONN_MAX_AGE=0") == (
+        "no-cache",
+        {"OAUTH_TOKEN_CACHE_SECONDS": "0", "DJANGO_CONN_MAX_AGE": "0"},
+    )
+    for malformed in ("no-cache", "no-cache:", ":A=1", "no-cache:A"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            throughput.variant(malformed)
+    rows = [
+        {"id": "ceiling-bare", "requests_per_second": 1000.0},
+        {"id": "reference-protected-resource", "requests_per_second": 250.0},
+        {
+            "id": "sqlite-api-me",
+            "kind": "api-me",
+            "database": "sqlite",
+            "variant": None,
+            "requests_per_second": 600.0,
+        },
+        {
+            "id": "postgresql-api-me",
+            "kind": "api-me",
+            "database": "postgresql",
+            "variant": None,
+            "requests_per_second": 400.0,
+        },
+        {
+            "id": "sqlite-no-cache-api-me",
+            "kind": "api-me",
+            "database": "sqlite",
+            "variant": "no-cache",
+            "requests_per_second": 200.0,
+        },
+    ]
+    throughput.add_ratios(rows)
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["sqlite-api-me"]["ratio_to_ceiling"] == 0.6
+    assert by_id["sqlite-api-me"]["ratio_to_reference"] == 2.4
+    assert by_id["sqlite-api-me"]["ratio_to_default"] is None
+    assert by_id["sqlite-no-cache-api-me"]["ratio_to_default"] == 0.333

@@ -339,6 +339,12 @@ OAUTH_REGISTRATION_UNUSED_DAYS = env.int("OAUTH_REGISTRATION_UNUSED_DAYS", defau
 OAUTH_ACCESS_TOKEN_FORMAT = env.str("OAUTH_ACCESS_TOKEN_FORMAT", default="opaque")
 ACCESS_TOKEN_GENERATORS = {"opaque": None, "jwt": f"{PROJECT_PACKAGE}.oauth.access_tokens.generate"}
 
+# Seconds each worker may reuse an access token it has validated, without the database lookup,
+# as long as nothing that could invalidate a token has changed since, anywhere: every request
+# checks (oauth/token_cache.py), so a revocation is still refused on the very next request.
+# 0 turns the cache off. See README, "Performance".
+OAUTH_TOKEN_CACHE_SECONDS = env.float("OAUTH_TOKEN_CACHE_SECONDS", default=10)
+
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,

@@ -15,8 +15,11 @@ class OAuthConfig(AppConfig):
         from .authorization import record_sign_in_time
         from .signing_keys import load_signing_keys
         from .sqlite import keep_database_files_private
+        from .token_cache import connect_signals
 
         connection_created.connect(keep_database_files_private, dispatch_uid="private-sqlite-files")
+        # Every change that could make an accepted access token invalid empties the token caches.
+        connect_signals()
 
         load_signing_keys(
             settings.OAUTH2_PROVIDER, settings.OIDC_RSA_PRIVATE_KEY_FILE, settings.OIDC_INACTIVE_KEYS_DIR

@@ -104,3 +104,17 @@ class SignInTime(models.Model):
 
     def __str__(self):
         return f"Signed in at {self.signed_in_at:%Y-%m-%d %H:%M:%S} (token family {self.token_family})"
+
+
+class TokenGeneration(models.Model):
+    """
+    One row whose number changes after every change that could make an accepted access token
+    invalid (a revocation, a rotation, a disabled client, an edited user...): the per-process
+    caches of validated tokens (token_cache.py) read it on every request and trust no entry made
+    under another number. Read and bumped with plain SQL; never edit it by hand.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"Token generation {self.value}"
