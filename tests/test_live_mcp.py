@@ -3,22 +3,38 @@ MCP clients and servers against a live bake made with mcp_ready=y, with the offi
 SDK on both sides: an MCP server (MCPServer, streamable HTTP, one tool) that validates this
 server's tokens by introspection as a registered resource server, audience included, and the
 SDK's own OAuth client (OAuthClientProvider), which discovers the authorization server from the
-MCP server's RFC 9728 metadata, registers itself (RFC 7591) and runs the authorization code flow
+MCP server's RFC 9728 metadata, registers itself (RFC 7591) or names its Client ID Metadata
+Document (CIMD, an https URL served here over TLS on loopback), and runs the authorization code flow
 with PKCE and `resource` (RFC 8707); the browser step is done here, through the real pages.
-Also the registration policy (RFC 7591 §3.2.2) and RFC 7592 management, from outside.
+Also the registration policy (RFC 7591 §3.2.2), on registrations and metadata documents, and
+RFC 7592 management, from outside.
+
+DOT's CIMD fetcher reaches public addresses only. The server here runs the local settings plus a
+test-only module this file writes into its bake (`LOOPBACK_CIMD_SETTINGS`), which lets that one
+check pass loopback addresses; the project's own settings relax nothing.
 """
 
 import asyncio
+import ipaddress
+import json
 import secrets
+import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
-from urllib.parse import parse_qsl, urlsplit
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx2
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import KeySet
 from mcp import ClientSession
@@ -105,16 +121,128 @@ MCP_SERVER = textwrap.dedent(
 )
 
 
+# Test-only files written into the bake, never part of a project: settings that let DOT's CIMD
+# fetcher reach the documents this module serves on loopback. The project's fetcher (registration
+# policy included) is used as it is; only DOT's public-address check also passes loopback.
+LOOPBACK_CIMD_SETTINGS = """
+from .local import *  # noqa: F403
+from .local import OAUTH2_PROVIDER
+
+OAUTH2_PROVIDER["CIMD_METADATA_FETCHER"] = "loopback_cimd.LoopbackClientMetadataFetcher"
+"""
+LOOPBACK_CIMD_FETCHER = """
+import ipaddress
+
+from oauth2_provider import cimd
+
+from {package}.oauth.registration import ClientMetadataFetcher
+
+public_only = cimd._ip_is_public
+
+
+def public_or_loopback(address):
+    return public_only(address) or ipaddress.ip_address(address).is_loopback
+
+
+cimd._ip_is_public = public_or_loopback
+
+
+# The project's fetcher, named by the settings above: importing this module relaxed DOT's check.
+class LoopbackClientMetadataFetcher(ClientMetadataFetcher):
+    pass
+"""
+
+
 @pytest.fixture(scope="module")
 def mcp_project(tmp_path_factory):
     """An mcp_ready=y bake (run_setup=n, the template's environment as its .venv), migrated, with the
-    admin and the seeded clients."""
+    admin and the seeded clients, and the test-only settings above."""
     path = bake(tmp_path_factory.mktemp("mcp"), mcp_ready="y")
     (path / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     for command in (("create_oidc_key",), ("migrate", "--noinput"), ("createsuperuser", "--noinput")):
         venv_manage(path, *command)
     venv_manage(path, "seed_oauth_clients")
+    (path / "config/settings/loopback_cimd.py").write_text(LOOPBACK_CIMD_SETTINGS)
+    (path / "loopback_cimd.py").write_text(LOOPBACK_CIMD_FETCHER.format(package=path.name))
     return path
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, and its key: the metadata documents' server's."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("cimd-tls")
+    certificate_file, key_file = directory / "cert.pem", directory / "key.pem"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return certificate_file, key_file
+
+
+class MetadataDocuments(ThreadingHTTPServer):
+    """Where clients publish their metadata documents: https on loopback, each GET recorded."""
+
+    def __init__(self, certificate_file, key_file):
+        super().__init__(("127.0.0.1", 0), DocumentHandler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate_file, key_file)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.documents, self.fetched = {}, []
+
+    def url(self, path):
+        return f"https://127.0.0.1:{self.server_address[1]}{path}"
+
+    def publish(self, path, **document):
+        """Serve a document at `path`, whose client_id is its URL unless it says another."""
+        self.documents[path] = {"client_id": self.url(path), **document}
+        return self.url(path)
+
+
+class DocumentHandler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.fetched.append(self.path)
+        document = self.server.documents.get(self.path)
+        body = json.dumps(document).encode()
+        self.send_response(200 if document is not None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "max-age=3600")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def metadata_documents(certificate):
+    server = MetadataDocuments(*certificate)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -129,15 +257,25 @@ def mcp_url():
 
 
 @pytest.fixture(scope="module")
-def issuer(mcp_project, mcp_url):
+def issuer_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("issuer") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def issuer(mcp_project, mcp_url, certificate, issuer_log):
+    """runserver on the bake, under the test-only settings: it trusts the documents' certificate
+    (SSL_CERT_FILE, which DOT's fetcher reads through Python's default TLS context)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with running_server(
         mcp_project,
         runserver_command(mcp_project, port),
         base_url,
+        issuer_log,
         OAUTH_RESOURCES=live_resources(base_url, mcp_url),
         THROTTLE_REGISTRATIONS_PER_IP=str(REGISTRATIONS_PER_IP),
+        DJANGO_SETTINGS_MODULE="config.settings.loopback_cimd",
+        SSL_CERT_FILE=str(certificate[0]),
     ) as url:
         yield url
 
@@ -296,6 +434,104 @@ def test_an_mcp_client_registers_signs_in_and_calls_a_tool(mcp_project, issuer, 
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json()["refresh_token"] != old
     assert checked().post(f"{issuer}/o/token/", data=form).json()["error"] == "invalid_grant"
+
+
+MCP_CLIENT_METADATA = {
+    "redirect_uris": [CALLBACK],
+    "grant_types": ["authorization_code", "refresh_token"],
+    "response_types": ["code"],
+    "token_endpoint_auth_method": "none",
+    "scope": "read",
+}
+
+
+def test_an_mcp_client_known_by_its_metadata_document_signs_in_and_calls_a_tool(
+    issuer, mcp_server, mcp_env, metadata_documents
+):
+    """Client ID Metadata Documents: the server advertises them, so the SDK's OAuth client registers
+    nothing and sends the https URL of its document as client_id; the server fetches it (TLS,
+    certificate checked) on the authorization request, and the flow runs as for any client."""
+    metadata = checked().get(f"{issuer}/.well-known/oauth-authorization-server").json()
+    assert metadata["client_id_metadata_document_supported"] is True
+    client_id = metadata_documents.publish(
+        "/clients/mcp-client.json", client_name="An MCP client by its document", **MCP_CLIENT_METADATA
+    )
+    storage, browser = MemoryStorage(), Browser(mcp_env)
+    provider = OAuthClientProvider(
+        server_url=mcp_server,
+        client_metadata=OAuthClientMetadata(
+            client_name="An MCP client by its document", **MCP_CLIENT_METADATA
+        ),
+        storage=storage,
+        redirect_handler=browser.open,
+        callback_handler=browser.callback,
+        client_metadata_url=client_id,
+    )
+    result = asyncio.run(call_whoami(mcp_server, provider))
+    assert not result.is_error, result
+    assert result.content[0].text == mcp_env["DJANGO_SUPERUSER_USERNAME"]
+
+    assert storage.client_info.client_id == client_id
+    asked = dict(parse_qsl(urlsplit(browser.authorization_url).query))
+    assert (asked["client_id"], asked["resource"]) == (client_id, mcp_server)
+    assert metadata_documents.fetched.count("/clients/mcp-client.json") == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        # The document names another client than its URL (DOT's check).
+        ("impostor", "document client_id does not match the client_id URL"),
+        # Within DOT's rules, outside the registration policy: a plain-http redirect URI off loopback.
+        ("off-policy", "outside the registration policy: Redirect URIs must be https"),
+        # Not https: no document is fetched at all.
+        ("plain-http", None),
+    ],
+)
+def test_a_refused_metadata_document_leaves_its_client_unknown(
+    issuer, issuer_log, mcp_env, metadata_documents, case, reason
+):
+    """A client_id whose document is refused is no client: the signed-in user is told (400, never
+    redirected: RFC 6749 §4.1.2.1) and the token endpoint answers invalid_client (§5.2), no 5xx."""
+    path = f"/clients/{case}.json"
+    document = {"client_name": f"A {case} client", **MCP_CLIENT_METADATA}
+    if case == "impostor":
+        document["client_id"] = metadata_documents.url("/clients/mcp-client.json")
+    if case == "off-policy":
+        document["redirect_uris"] = ["http://app.example.com/callback"]
+    client_id = metadata_documents.publish(path, **document)
+    if case == "plain-http":
+        client_id = client_id.replace("https://", "http://")
+    query = {
+        "client_id": client_id,
+        "response_type": "code",
+        "redirect_uri": document["redirect_uris"][0],
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        "scope": "read",
+        "state": "s",
+    }
+    browser = checked()
+    login = browser.get(f"{issuer}/o/authorize/?{urlencode(query)}")
+    told = sign_in(browser, login, mcp_env)
+    assert told.status_code == 400, told.text[:2000]
+    assert "Location" not in told.headers
+    token = checked().post(
+        f"{issuer}/o/token/",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "code": "unknown",
+            "redirect_uri": CALLBACK,
+            "code_verifier": "a" * 43,
+        },
+    )
+    assert (token.status_code, token.json()["error"]) == (401, "invalid_client")
+    # Fetched over TLS and refused for what it says; the plain-http one never fetched.
+    assert (path in metadata_documents.fetched) is (reason is not None)
+    if reason is not None:
+        assert f"CIMD resolution failed for '{client_id}'" in issuer_log.read_text()
+        assert reason in issuer_log.read_text()
 
 
 def test_the_mcp_server_refuses_a_token_bound_to_another_resource(issuer, mcp_server, mcp_env):
