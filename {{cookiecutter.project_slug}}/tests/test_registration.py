@@ -146,7 +146,7 @@ def test_a_client_that_asks_for_no_scope_gets_the_default_scopes(client, db, reg
     ("metadata", "error"),
     [
         ({"redirect_uris": ["http://app.example.com/callback"]}, "invalid_redirect_uri"),
-        ({"redirect_uris": ["http://localhost:8000/callback"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["http://localhost.example.com/callback"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["https://app.example.com/callback#fragment"]}, "invalid_redirect_uri"),
         ({"redirect_uris": []}, "invalid_redirect_uri"),
         ({"grant_types": ["client_credentials"]}, "invalid_client_metadata"),
@@ -167,8 +167,17 @@ def test_registrations_outside_the_policy_are_refused(
     assert not application_model.objects.filter(registration_source="dcr").exists()
 
 
-def test_an_https_redirect_uri_registers(client, db, registration_open):
-    assert register(client, redirect_uris=["https://app.example.com/callback"]).status_code == 201
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://app.example.com/callback",
+        "http://[::1]:8080/callback",
+        # MCP Inspector's: RFC 8252 §8.3 does not recommend localhost, MCP clients use it.
+        "http://localhost:6274/oauth/callback",
+    ],
+)
+def test_https_and_loopback_redirect_uris_register(client, db, registration_open, redirect_uri):
+    assert register(client, redirect_uris=[redirect_uri]).status_code == 201
 
 
 def test_registrations_per_address_are_limited(client, application_model, registration_open):

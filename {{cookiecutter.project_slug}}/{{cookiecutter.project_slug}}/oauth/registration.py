@@ -7,8 +7,8 @@ The views and DOT's CIMD resolver are DOT's; what they let register is narrowed 
 stores anything (`policy_violation`, for a registration request and a fetched document alike):
 - a public client only (`token_endpoint_auth_method: none`): it gets no secret to leak, and PKCE
   guards its codes (RFC 9700 §2.1.1); confidential clients are added by an admin;
-- redirect URIs on loopback (http, any port, RFC 8252 §7.3) or https, with a scheme the
-  server's settings allow (ALLOWED_REDIRECT_URI_SCHEMES);
+- redirect URIs on loopback (http on 127.0.0.1 or ::1, any port, RFC 8252 §7.3; or localhost) or
+  https, with a scheme the server's settings allow (ALLOWED_REDIRECT_URI_SCHEMES);
 - grant types authorization_code and refresh_token only;
 - scopes among the server's own plus openid, profile and email; what it asks for (default: the
   default scopes) becomes its `allowed_scopes`;
@@ -38,7 +38,12 @@ REGISTERED_GRANT_TYPES = {"authorization_code", "refresh_token"}
 
 
 def is_loopback_or_https(uri):
-    """RFC 8252 §7.3 (http on a loopback address, any port) or §7.1/§8.4 https; no fragment."""
+    """RFC 8252 §7.3 (http on a loopback address, any port) or §7.1/§8.4 https; no fragment.
+
+    `localhost` counts as loopback too: RFC 8252 §8.3 does not recommend it, but MCP clients register
+    it (MCP Inspector's http://localhost:6274/oauth/callback), and the MCP authorization spec allows
+    it. Its port must match exactly (DOT's ALLOW_LOCALHOST_LOOPBACK stays off).
+    """
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
@@ -48,8 +53,12 @@ def is_loopback_or_https(uri):
         return False
     if parts.scheme == "https":
         return True
+    if parts.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
     try:
-        return parts.scheme == "http" and ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
