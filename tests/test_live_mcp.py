@@ -15,6 +15,7 @@ check pass loopback addresses; the project's own settings relax nothing.
 """
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import secrets
@@ -61,17 +62,21 @@ CALLBACK = "http://127.0.0.1:53682/callback"
 
 MCP_SERVER = textwrap.dedent(
     '''
-    """An MCP server that accepts this authorization server's tokens, checked by introspection."""
+    """An MCP server that accepts this authorization server's tokens, checked by introspection or,
+    for JWT access tokens, from the JWKS alone (VERIFIER): the README's two verifiers."""
 
     import os
 
     import httpx2
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
     from mcp.server.auth.provider import AccessToken
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.mcpserver import MCPServer
 
     ISSUER, URL = os.environ["ISSUER"], os.environ["MCP_URL"]
-    CREDENTIALS = (os.environ["RS_CLIENT_ID"], os.environ["RS_CLIENT_SECRET"])
+    CREDENTIALS = (os.environ.get("RS_CLIENT_ID"), os.environ.get("RS_CLIENT_SECRET"))
 
 
     class IntrospectionVerifier:
@@ -96,9 +101,41 @@ MCP_SERVER = textwrap.dedent(
             )
 
 
+    class JWKSVerifier:
+        """RFC 9068 §4: the signature from the JWKS, typ at+jwt, iss, exp, and aud naming this server."""
+
+        def __init__(self):
+            self.keys = KeySet.import_key_set(httpx2.get(f"{ISSUER}/o/.well-known/jwks.json").json())
+            self.claims = jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": ISSUER},
+                aud={"essential": True, "value": URL},
+                exp={"essential": True},
+            )
+
+        async def verify_token(self, token):
+            try:
+                verified = jwt.decode(token, self.keys, algorithms=["RS256"])
+                self.claims.validate(verified.claims)
+            except (JoseError, ValueError):
+                return None
+            if verified.header.get("typ") != "at+jwt":
+                return None
+            claims = verified.claims
+            return AccessToken(
+                token=token,
+                client_id=claims["client_id"],
+                scopes=claims["scope"].split(),
+                expires_at=claims["exp"],
+                resource=URL,
+                subject=claims["sub"],
+                claims=claims,
+            )
+
+
+    VERIFIERS = {"introspection": IntrospectionVerifier, "jwks": JWKSVerifier}
     server = MCPServer(
         "whoami",
-        token_verifier=IntrospectionVerifier(),
+        token_verifier=VERIFIERS[os.environ["VERIFIER"]](),
         auth=AuthSettings(
             issuer_url=ISSUER,
             resource_server_url=URL,
@@ -113,7 +150,8 @@ MCP_SERVER = textwrap.dedent(
         """Say who the token speaks for."""
         from mcp.server.auth.middleware.auth_context import get_access_token
 
-        return get_access_token().claims.get("username") or "nobody"
+        claims = get_access_token().claims
+        return claims.get("username") or claims["sub"]
 
 
     server.run("streamable-http", host="127.0.0.1", port=int(os.environ["MCP_PORT"]), streamable_http_path="/mcp")
@@ -280,9 +318,28 @@ def issuer(mcp_project, mcp_url, certificate, issuer_log):
         yield url
 
 
+@contextlib.contextmanager
+def running_mcp_server(directory, **env):
+    """The script above, as a process, until the block ends: yields its URL once it answers."""
+    script, log = directory / "server.py", directory / "server.log"
+    script.write_text(MCP_SERVER)
+    env.update(MCP_PORT=str(urlsplit(env["MCP_URL"]).port), PATH="/usr/bin:/bin")
+    with open(log, "w+b") as output:
+        server = subprocess.Popen(
+            [sys.executable, str(script)], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_metadata(env["MCP_URL"], server, output)
+            yield env["MCP_URL"]
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def mcp_server(mcp_project, issuer, mcp_url, tmp_path_factory):
-    """The SDK's MCP server, registered here as the resource server of its URL."""
+    """The SDK's MCP server checking tokens by introspection, registered here as the resource
+    server of its URL."""
     secret = secrets.token_urlsafe(32)
     client_id = register_client(
         mcp_project,
@@ -295,27 +352,15 @@ def mcp_server(mcp_project, issuer, mcp_url, tmp_path_factory):
         is_resource_server=True,
         resource_uris=mcp_url,
     )
-    script = tmp_path_factory.mktemp("mcp-server") / "server.py"
-    script.write_text(MCP_SERVER)
-    env = {
-        "ISSUER": issuer,
-        "MCP_URL": mcp_url,
-        "MCP_PORT": str(urlsplit(mcp_url).port),
-        "RS_CLIENT_ID": client_id,
-        "RS_CLIENT_SECRET": secret,
-        "PATH": "/usr/bin:/bin",
-    }
-    log = tmp_path_factory.mktemp("mcp-log") / "server.log"
-    with open(log, "w+b") as output:
-        server = subprocess.Popen(
-            [sys.executable, str(script)], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_for_metadata(mcp_url, server, output)
-            yield mcp_url
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with running_mcp_server(
+        tmp_path_factory.mktemp("mcp-server"),
+        VERIFIER="introspection",
+        ISSUER=issuer,
+        MCP_URL=mcp_url,
+        RS_CLIENT_ID=client_id,
+        RS_CLIENT_SECRET=secret,
+    ) as url:
+        yield url
 
 
 def wait_for_metadata(mcp_url, server, log, seconds=30):
@@ -607,14 +652,74 @@ def test_registrations_over_the_limit_are_refused(issuer):
 
 
 @pytest.fixture(scope="module")
-def jwt_issuer(mcp_project):
+def jwt_mcp_url():
+    return f"http://127.0.0.1:{free_port()}/mcp"
+
+
+@pytest.fixture(scope="module")
+def jwt_issuer(mcp_project, jwt_mcp_url):
     """The same bake, serving RFC 9068 JWT access tokens (OAUTH_ACCESS_TOKEN_FORMAT=jwt)."""
     port = free_port()
-    command = runserver_command(mcp_project, port)
+    base_url = f"http://127.0.0.1:{port}"
     with running_server(
-        mcp_project, command, f"http://127.0.0.1:{port}", OAUTH_ACCESS_TOKEN_FORMAT="jwt"
+        mcp_project,
+        runserver_command(mcp_project, port),
+        base_url,
+        OAUTH_ACCESS_TOKEN_FORMAT="jwt",
+        OAUTH_RESOURCES=live_resources(base_url, jwt_mcp_url),
     ) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def jwt_mcp_server(jwt_issuer, jwt_mcp_url, tmp_path_factory):
+    """The SDK's MCP server checking JWT access tokens from the JWKS alone: not registered here at all."""
+    with running_mcp_server(
+        tmp_path_factory.mktemp("jwt-mcp-server"), VERIFIER="jwks", ISSUER=jwt_issuer, MCP_URL=jwt_mcp_url
+    ) as url:
+        yield url
+
+
+async def call_whoami_with(mcp_url, token):
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(mcp_url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        return await session.call_tool("whoami", {})
+
+
+def test_an_mcp_server_checks_jwt_access_tokens_from_the_jwks_alone(jwt_issuer, jwt_mcp_server, mcp_env):
+    """The README's JWKS verifier in the SDK's MCP server: a JWT bound to it calls the tool; one bound
+    to another resource is refused (RFC 8707 §2, its `aud`); and, as the README says, a revoked one
+    still passes there until its `exp`: revocation reaches only resource servers that introspect."""
+    credentials = (mcp_env["OAUTH_M2M_CLIENT_ID"], mcp_env["OAUTH_M2M_CLIENT_SECRET"])
+
+    def token_for(resource):
+        form = {"grant_type": "client_credentials", "scope": "read", "resource": resource}
+        answer = checked().post(f"{jwt_issuer}/o/token/", data=form, auth=credentials)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
+    token = token_for(jwt_mcp_server)
+    result = asyncio.run(call_whoami_with(jwt_mcp_server, token))
+    assert not result.is_error, result
+    assert result.content[0].text == credentials[0]  # RFC 9068 §2.2: sub, the client itself
+
+    other = token_for(f"{jwt_issuer}/api/me/")
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    refused = checked().post(
+        jwt_mcp_server, json=initialize, headers={"Authorization": f"Bearer {other}", **accept}
+    )
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+    both = token_for(jwt_mcp_server)
+    assert checked().post(f"{jwt_issuer}/o/revoke_token/", data={"token": both}, auth=credentials).ok
+    assert not asyncio.run(call_whoami_with(jwt_mcp_server, both)).is_error
 
 
 def test_jwt_access_tokens_verify_from_the_jwks_alone_and_are_introspected_and_revoked(jwt_issuer, mcp_env):
