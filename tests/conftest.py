@@ -93,6 +93,8 @@ OPTION_SETS = {
     "mcp_ready": {"mcp_ready": "y"},
     # The sample API written with Django REST framework instead of plain Django views.
     "drf": {"api_framework": "drf"},
+    # Both: registration and metadata documents, with the sample API on REST framework.
+    "mcp_ready_drf": {"mcp_ready": "y", "api_framework": "drf"},
 }
 
 

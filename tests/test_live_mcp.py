@@ -3,22 +3,39 @@ MCP clients and servers against a live bake made with mcp_ready=y, with the offi
 SDK on both sides: an MCP server (MCPServer, streamable HTTP, one tool) that validates this
 server's tokens by introspection as a registered resource server, audience included, and the
 SDK's own OAuth client (OAuthClientProvider), which discovers the authorization server from the
-MCP server's RFC 9728 metadata, registers itself (RFC 7591) and runs the authorization code flow
+MCP server's RFC 9728 metadata, registers itself (RFC 7591) or names its Client ID Metadata
+Document (CIMD, an https URL served here over TLS on loopback), and runs the authorization code flow
 with PKCE and `resource` (RFC 8707); the browser step is done here, through the real pages.
-Also the registration policy (RFC 7591 §3.2.2) and RFC 7592 management, from outside.
+Also the registration policy (RFC 7591 §3.2.2), on registrations and metadata documents, and
+RFC 7592 management, from outside.
+
+DOT's CIMD fetcher reaches public addresses only. The server here runs the local settings plus a
+test-only module this file writes into its bake (`LOOPBACK_CIMD_SETTINGS`), which lets that one
+check pass loopback addresses; the project's own settings relax nothing.
 """
 
 import asyncio
+import contextlib
+import ipaddress
+import json
 import secrets
+import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
-from urllib.parse import parse_qsl, urlsplit
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx2
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import KeySet
 from mcp import ClientSession
@@ -45,17 +62,21 @@ CALLBACK = "http://127.0.0.1:53682/callback"
 
 MCP_SERVER = textwrap.dedent(
     '''
-    """An MCP server that accepts this authorization server's tokens, checked by introspection."""
+    """An MCP server that accepts this authorization server's tokens, checked by introspection or,
+    for JWT access tokens, from the JWKS alone (VERIFIER): the README's two verifiers."""
 
     import os
 
     import httpx2
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
     from mcp.server.auth.provider import AccessToken
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.mcpserver import MCPServer
 
     ISSUER, URL = os.environ["ISSUER"], os.environ["MCP_URL"]
-    CREDENTIALS = (os.environ["RS_CLIENT_ID"], os.environ["RS_CLIENT_SECRET"])
+    CREDENTIALS = (os.environ.get("RS_CLIENT_ID"), os.environ.get("RS_CLIENT_SECRET"))
 
 
     class IntrospectionVerifier:
@@ -80,9 +101,41 @@ MCP_SERVER = textwrap.dedent(
             )
 
 
+    class JWKSVerifier:
+        """RFC 9068 §4: the signature from the JWKS, typ at+jwt, iss, exp, and aud naming this server."""
+
+        def __init__(self):
+            self.keys = KeySet.import_key_set(httpx2.get(f"{ISSUER}/o/.well-known/jwks.json").json())
+            self.claims = jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": ISSUER},
+                aud={"essential": True, "value": URL},
+                exp={"essential": True},
+            )
+
+        async def verify_token(self, token):
+            try:
+                verified = jwt.decode(token, self.keys, algorithms=["RS256"])
+                self.claims.validate(verified.claims)
+            except (JoseError, ValueError):
+                return None
+            if verified.header.get("typ") != "at+jwt":
+                return None
+            claims = verified.claims
+            return AccessToken(
+                token=token,
+                client_id=claims["client_id"],
+                scopes=claims["scope"].split(),
+                expires_at=claims["exp"],
+                resource=URL,
+                subject=claims["sub"],
+                claims=claims,
+            )
+
+
+    VERIFIERS = {"introspection": IntrospectionVerifier, "jwks": JWKSVerifier}
     server = MCPServer(
         "whoami",
-        token_verifier=IntrospectionVerifier(),
+        token_verifier=VERIFIERS[os.environ["VERIFIER"]](),
         auth=AuthSettings(
             issuer_url=ISSUER,
             resource_server_url=URL,
@@ -97,7 +150,8 @@ MCP_SERVER = textwrap.dedent(
         """Say who the token speaks for."""
         from mcp.server.auth.middleware.auth_context import get_access_token
 
-        return get_access_token().claims.get("username") or "nobody"
+        claims = get_access_token().claims
+        return claims.get("username") or claims["sub"]
 
 
     server.run("streamable-http", host="127.0.0.1", port=int(os.environ["MCP_PORT"]), streamable_http_path="/mcp")
@@ -105,16 +159,128 @@ MCP_SERVER = textwrap.dedent(
 )
 
 
+# Test-only files written into the bake, never part of a project: settings that let DOT's CIMD
+# fetcher reach the documents this module serves on loopback. The project's fetcher (registration
+# policy included) is used as it is; only DOT's public-address check also passes loopback.
+LOOPBACK_CIMD_SETTINGS = """
+from .local import *  # noqa: F403
+from .local import OAUTH2_PROVIDER
+
+OAUTH2_PROVIDER["CIMD_METADATA_FETCHER"] = "loopback_cimd.LoopbackClientMetadataFetcher"
+"""
+LOOPBACK_CIMD_FETCHER = """
+import ipaddress
+
+from oauth2_provider import cimd
+
+from {package}.oauth.registration import ClientMetadataFetcher
+
+public_only = cimd._ip_is_public
+
+
+def public_or_loopback(address):
+    return public_only(address) or ipaddress.ip_address(address).is_loopback
+
+
+cimd._ip_is_public = public_or_loopback
+
+
+# The project's fetcher, named by the settings above: importing this module relaxed DOT's check.
+class LoopbackClientMetadataFetcher(ClientMetadataFetcher):
+    pass
+"""
+
+
 @pytest.fixture(scope="module")
 def mcp_project(tmp_path_factory):
     """An mcp_ready=y bake (run_setup=n, the template's environment as its .venv), migrated, with the
-    admin and the seeded clients."""
+    admin and the seeded clients, and the test-only settings above."""
     path = bake(tmp_path_factory.mktemp("mcp"), mcp_ready="y")
     (path / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     for command in (("create_oidc_key",), ("migrate", "--noinput"), ("createsuperuser", "--noinput")):
         venv_manage(path, *command)
     venv_manage(path, "seed_oauth_clients")
+    (path / "config/settings/loopback_cimd.py").write_text(LOOPBACK_CIMD_SETTINGS)
+    (path / "loopback_cimd.py").write_text(LOOPBACK_CIMD_FETCHER.format(package=path.name))
     return path
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, and its key: the metadata documents' server's."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("cimd-tls")
+    certificate_file, key_file = directory / "cert.pem", directory / "key.pem"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return certificate_file, key_file
+
+
+class MetadataDocuments(ThreadingHTTPServer):
+    """Where clients publish their metadata documents: https on loopback, each GET recorded."""
+
+    def __init__(self, certificate_file, key_file):
+        super().__init__(("127.0.0.1", 0), DocumentHandler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate_file, key_file)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.documents, self.fetched = {}, []
+
+    def url(self, path):
+        return f"https://127.0.0.1:{self.server_address[1]}{path}"
+
+    def publish(self, path, **document):
+        """Serve a document at `path`, whose client_id is its URL unless it says another."""
+        self.documents[path] = {"client_id": self.url(path), **document}
+        return self.url(path)
+
+
+class DocumentHandler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.fetched.append(self.path)
+        document = self.server.documents.get(self.path)
+        body = json.dumps(document).encode()
+        self.send_response(200 if document is not None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "max-age=3600")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def metadata_documents(certificate):
+    server = MetadataDocuments(*certificate)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -129,22 +295,51 @@ def mcp_url():
 
 
 @pytest.fixture(scope="module")
-def issuer(mcp_project, mcp_url):
+def issuer_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("issuer") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def issuer(mcp_project, mcp_url, certificate, issuer_log):
+    """runserver on the bake, under the test-only settings: it trusts the documents' certificate
+    (SSL_CERT_FILE, which DOT's fetcher reads through Python's default TLS context)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with running_server(
         mcp_project,
         runserver_command(mcp_project, port),
         base_url,
+        issuer_log,
         OAUTH_RESOURCES=live_resources(base_url, mcp_url),
         THROTTLE_REGISTRATIONS_PER_IP=str(REGISTRATIONS_PER_IP),
+        DJANGO_SETTINGS_MODULE="config.settings.loopback_cimd",
+        SSL_CERT_FILE=str(certificate[0]),
     ) as url:
         yield url
 
 
+@contextlib.contextmanager
+def running_mcp_server(directory, **env):
+    """The script above, as a process, until the block ends: yields its URL once it answers."""
+    script, log = directory / "server.py", directory / "server.log"
+    script.write_text(MCP_SERVER)
+    env.update(MCP_PORT=str(urlsplit(env["MCP_URL"]).port), PATH="/usr/bin:/bin")
+    with open(log, "w+b") as output:
+        server = subprocess.Popen(
+            [sys.executable, str(script)], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_metadata(env["MCP_URL"], server, output)
+            yield env["MCP_URL"]
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def mcp_server(mcp_project, issuer, mcp_url, tmp_path_factory):
-    """The SDK's MCP server, registered here as the resource server of its URL."""
+    """The SDK's MCP server checking tokens by introspection, registered here as the resource
+    server of its URL."""
     secret = secrets.token_urlsafe(32)
     client_id = register_client(
         mcp_project,
@@ -157,27 +352,15 @@ def mcp_server(mcp_project, issuer, mcp_url, tmp_path_factory):
         is_resource_server=True,
         resource_uris=mcp_url,
     )
-    script = tmp_path_factory.mktemp("mcp-server") / "server.py"
-    script.write_text(MCP_SERVER)
-    env = {
-        "ISSUER": issuer,
-        "MCP_URL": mcp_url,
-        "MCP_PORT": str(urlsplit(mcp_url).port),
-        "RS_CLIENT_ID": client_id,
-        "RS_CLIENT_SECRET": secret,
-        "PATH": "/usr/bin:/bin",
-    }
-    log = tmp_path_factory.mktemp("mcp-log") / "server.log"
-    with open(log, "w+b") as output:
-        server = subprocess.Popen(
-            [sys.executable, str(script)], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_for_metadata(mcp_url, server, output)
-            yield mcp_url
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with running_mcp_server(
+        tmp_path_factory.mktemp("mcp-server"),
+        VERIFIER="introspection",
+        ISSUER=issuer,
+        MCP_URL=mcp_url,
+        RS_CLIENT_ID=client_id,
+        RS_CLIENT_SECRET=secret,
+    ) as url:
+        yield url
 
 
 def wait_for_metadata(mcp_url, server, log, seconds=30):
@@ -298,6 +481,104 @@ def test_an_mcp_client_registers_signs_in_and_calls_a_tool(mcp_project, issuer, 
     assert checked().post(f"{issuer}/o/token/", data=form).json()["error"] == "invalid_grant"
 
 
+MCP_CLIENT_METADATA = {
+    "redirect_uris": [CALLBACK],
+    "grant_types": ["authorization_code", "refresh_token"],
+    "response_types": ["code"],
+    "token_endpoint_auth_method": "none",
+    "scope": "read",
+}
+
+
+def test_an_mcp_client_known_by_its_metadata_document_signs_in_and_calls_a_tool(
+    issuer, mcp_server, mcp_env, metadata_documents
+):
+    """Client ID Metadata Documents: the server advertises them, so the SDK's OAuth client registers
+    nothing and sends the https URL of its document as client_id; the server fetches it (TLS,
+    certificate checked) on the authorization request, and the flow runs as for any client."""
+    metadata = checked().get(f"{issuer}/.well-known/oauth-authorization-server").json()
+    assert metadata["client_id_metadata_document_supported"] is True
+    client_id = metadata_documents.publish(
+        "/clients/mcp-client.json", client_name="An MCP client by its document", **MCP_CLIENT_METADATA
+    )
+    storage, browser = MemoryStorage(), Browser(mcp_env)
+    provider = OAuthClientProvider(
+        server_url=mcp_server,
+        client_metadata=OAuthClientMetadata(
+            client_name="An MCP client by its document", **MCP_CLIENT_METADATA
+        ),
+        storage=storage,
+        redirect_handler=browser.open,
+        callback_handler=browser.callback,
+        client_metadata_url=client_id,
+    )
+    result = asyncio.run(call_whoami(mcp_server, provider))
+    assert not result.is_error, result
+    assert result.content[0].text == mcp_env["DJANGO_SUPERUSER_USERNAME"]
+
+    assert storage.client_info.client_id == client_id
+    asked = dict(parse_qsl(urlsplit(browser.authorization_url).query))
+    assert (asked["client_id"], asked["resource"]) == (client_id, mcp_server)
+    assert metadata_documents.fetched.count("/clients/mcp-client.json") == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        # The document names another client than its URL (DOT's check).
+        ("impostor", "document client_id does not match the client_id URL"),
+        # Within DOT's rules, outside the registration policy: a plain-http redirect URI off loopback.
+        ("off-policy", "outside the registration policy: Redirect URIs must be https"),
+        # Not https: no document is fetched at all.
+        ("plain-http", None),
+    ],
+)
+def test_a_refused_metadata_document_leaves_its_client_unknown(
+    issuer, issuer_log, mcp_env, metadata_documents, case, reason
+):
+    """A client_id whose document is refused is no client: the signed-in user is told (400, never
+    redirected: RFC 6749 §4.1.2.1) and the token endpoint answers invalid_client (§5.2), no 5xx."""
+    path = f"/clients/{case}.json"
+    document = {"client_name": f"A {case} client", **MCP_CLIENT_METADATA}
+    if case == "impostor":
+        document["client_id"] = metadata_documents.url("/clients/mcp-client.json")
+    if case == "off-policy":
+        document["redirect_uris"] = ["http://app.example.com/callback"]
+    client_id = metadata_documents.publish(path, **document)
+    if case == "plain-http":
+        client_id = client_id.replace("https://", "http://")
+    query = {
+        "client_id": client_id,
+        "response_type": "code",
+        "redirect_uri": document["redirect_uris"][0],
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        "scope": "read",
+        "state": "s",
+    }
+    browser = checked()
+    login = browser.get(f"{issuer}/o/authorize/?{urlencode(query)}")
+    told = sign_in(browser, login, mcp_env)
+    assert told.status_code == 400, told.text[:2000]
+    assert "Location" not in told.headers
+    token = checked().post(
+        f"{issuer}/o/token/",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "code": "unknown",
+            "redirect_uri": CALLBACK,
+            "code_verifier": "a" * 43,
+        },
+    )
+    assert (token.status_code, token.json()["error"]) == (401, "invalid_client")
+    # Fetched over TLS and refused for what it says; the plain-http one never fetched.
+    assert (path in metadata_documents.fetched) is (reason is not None)
+    if reason is not None:
+        assert f"CIMD resolution failed for '{client_id}'" in issuer_log.read_text()
+        assert reason in issuer_log.read_text()
+
+
 def test_the_mcp_server_refuses_a_token_bound_to_another_resource(issuer, mcp_server, mcp_env):
     """RFC 8707 §2: a token for /api/me/ is no token at the MCP server (introspection tells it
     nothing about it, RFC 7662 §4), while it works at /api/me/."""
@@ -371,14 +652,74 @@ def test_registrations_over_the_limit_are_refused(issuer):
 
 
 @pytest.fixture(scope="module")
-def jwt_issuer(mcp_project):
+def jwt_mcp_url():
+    return f"http://127.0.0.1:{free_port()}/mcp"
+
+
+@pytest.fixture(scope="module")
+def jwt_issuer(mcp_project, jwt_mcp_url):
     """The same bake, serving RFC 9068 JWT access tokens (OAUTH_ACCESS_TOKEN_FORMAT=jwt)."""
     port = free_port()
-    command = runserver_command(mcp_project, port)
+    base_url = f"http://127.0.0.1:{port}"
     with running_server(
-        mcp_project, command, f"http://127.0.0.1:{port}", OAUTH_ACCESS_TOKEN_FORMAT="jwt"
+        mcp_project,
+        runserver_command(mcp_project, port),
+        base_url,
+        OAUTH_ACCESS_TOKEN_FORMAT="jwt",
+        OAUTH_RESOURCES=live_resources(base_url, jwt_mcp_url),
     ) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def jwt_mcp_server(jwt_issuer, jwt_mcp_url, tmp_path_factory):
+    """The SDK's MCP server checking JWT access tokens from the JWKS alone: not registered here at all."""
+    with running_mcp_server(
+        tmp_path_factory.mktemp("jwt-mcp-server"), VERIFIER="jwks", ISSUER=jwt_issuer, MCP_URL=jwt_mcp_url
+    ) as url:
+        yield url
+
+
+async def call_whoami_with(mcp_url, token):
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(mcp_url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        return await session.call_tool("whoami", {})
+
+
+def test_an_mcp_server_checks_jwt_access_tokens_from_the_jwks_alone(jwt_issuer, jwt_mcp_server, mcp_env):
+    """The README's JWKS verifier in the SDK's MCP server: a JWT bound to it calls the tool; one bound
+    to another resource is refused (RFC 8707 §2, its `aud`); and, as the README says, a revoked one
+    still passes there until its `exp`: revocation reaches only resource servers that introspect."""
+    credentials = (mcp_env["OAUTH_M2M_CLIENT_ID"], mcp_env["OAUTH_M2M_CLIENT_SECRET"])
+
+    def token_for(resource):
+        form = {"grant_type": "client_credentials", "scope": "read", "resource": resource}
+        answer = checked().post(f"{jwt_issuer}/o/token/", data=form, auth=credentials)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
+    token = token_for(jwt_mcp_server)
+    result = asyncio.run(call_whoami_with(jwt_mcp_server, token))
+    assert not result.is_error, result
+    assert result.content[0].text == credentials[0]  # RFC 9068 §2.2: sub, the client itself
+
+    other = token_for(f"{jwt_issuer}/api/me/")
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    refused = checked().post(
+        jwt_mcp_server, json=initialize, headers={"Authorization": f"Bearer {other}", **accept}
+    )
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+    both = token_for(jwt_mcp_server)
+    assert checked().post(f"{jwt_issuer}/o/revoke_token/", data={"token": both}, auth=credentials).ok
+    assert not asyncio.run(call_whoami_with(jwt_mcp_server, both)).is_error
 
 
 def test_jwt_access_tokens_verify_from_the_jwks_alone_and_are_introspected_and_revoked(jwt_issuer, mcp_env):

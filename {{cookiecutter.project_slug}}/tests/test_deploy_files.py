@@ -40,17 +40,40 @@ def test_every_unit_runs_as_the_service_user_with_the_production_environment(nam
     assert service["ExecStart"].startswith(f"/srv/{SLUG}/.venv/bin/")
 
 
+# What the cleanup runs, in order: expired tokens, then (MCP_READY) the registrations left unused,
+# whose last tokens cleartokens has just deleted (README, "MCP servers and agents").
+CLEANUP_COMMANDS = ["cleartokens", "cleanregistrations"] if settings.MCP_READY else ["cleartokens"]
+
+
+def exec_starts(name):
+    """Every ExecStart= line of a unit, in order: a oneshot unit runs them one after the other."""
+    lines = (PROJECT_DIR / "deploy/systemd" / name).read_text().splitlines()
+    return [line.removeprefix("ExecStart=") for line in lines if line.startswith("ExecStart=")]
+
+
 def test_the_web_unit_reloads_gracefully_and_the_timer_runs_the_cleanup():
     assert unit(f"{SLUG}.service")["Service"]["ExecReload"] == "/bin/kill -HUP $MAINPID"
-    assert unit(f"{SLUG}-cleartokens.service")["Service"]["ExecStart"].endswith("manage.py cleartokens")
+    assert exec_starts(f"{SLUG}-cleartokens.service") == [
+        f"/srv/{SLUG}/.venv/bin/python manage.py {command}" for command in CLEANUP_COMMANDS
+    ]
     assert unit(f"{SLUG}-cleartokens.timer")["Timer"]["OnCalendar"] == "hourly"
 
 
-def test_the_readme_cron_line_has_the_same_environment():
+def test_the_readme_cron_line_has_the_same_environment_and_commands():
     readme = (PROJECT_DIR / "README.md").read_text()
-    [line] = re.findall(r"^\d+ \* \* \* \* .*cleartokens$", readme, re.M)
-    assert all(value in line.split() for value in ENVIRONMENT), line
-    assert ".venv/bin/python manage.py cleartokens" in line
+    [line] = re.findall(r"^\d+ \* \* \* \* .*manage\.py clea.*$", readme, re.M)
+    commands = line.split(" && ")[1:]
+    assert [command.split()[-1] for command in commands] == CLEANUP_COMMANDS, line
+    for command in commands:
+        assert all(value in command.split() for value in ENVIRONMENT), command
+        assert ".venv/bin/python manage.py " in command
+
+
+def test_the_kubernetes_cronjob_runs_the_same_cleanup():
+    cronjob = (PROJECT_DIR / "deploy/kubernetes/cleartokens-cronjob.yaml").read_text()
+    [command] = re.findall(r"^ +command: (.*)$", cronjob, re.M)
+    expected = " && ".join(f"python3 manage.py {name}" for name in CLEANUP_COMMANDS)
+    assert command in (f'[sh, -c, "{expected}"]', f"[{expected.replace(' ', ', ')}]"), command
 
 
 def gunicorn_settings(monkeypatch, **environment):

@@ -39,8 +39,8 @@ def start(client, client_id="tv-app", **data):
     return client.post("/o/device-authorization/", body, content_type="application/x-www-form-urlencoded")
 
 
-def poll(client, device_code, client_id="tv-app"):
-    data = {"grant_type": DEVICE_CODE_GRANT, "device_code": device_code, "client_id": client_id}
+def poll(client, device_code, client_id="tv-app", **data):
+    data = {"grant_type": DEVICE_CODE_GRANT, "device_code": device_code, "client_id": client_id, **data}
     return client.post("/o/token/", data)
 
 
@@ -71,6 +71,25 @@ def test_device_flow_issues_one_token_after_approval(client, device_client, user
     assert token.json()["scope"] == "read" and "refresh_token" in token.json()
     # RFC 8628 §3.5: the session is over; the code gives no second token.
     assert poll(client, codes["device_code"]).json()["error"] == "expired_token"
+
+
+def test_resources_of_a_device_token_are_checked_and_bind_it(client, device_client, user, application_model):
+    """RFC 8707 §2: an unknown resource is invalid_target at the device authorization endpoint and
+    at the token endpoint; a device code keeps no resource, so a known one is named in the token
+    request (§2.2), where it binds the token."""
+    for resource in ("https://unknown.example.com/", "https://api.example.com/"):
+        refused = start(client, resource=resource)
+        assert (refused.status_code, refused.json()["error"]) == (400, "invalid_target"), resource
+    assert not get_device_grant_model().objects.exists()
+
+    codes = start(client).json()
+    answer(client, user, codes["user_code"], "accept")
+    unknown = poll(client, codes["device_code"], resource="https://unknown.example.com/")
+    assert (unknown.status_code, unknown.json()["error"]) == (400, "invalid_target")
+    token = poll(client, codes["device_code"], resource="https://api.example.com/")
+    assert token.status_code == 200, token.content
+    stored = device_client.accesstoken_set.get()
+    assert stored.resource == ["https://api.example.com/"]
 
 
 def test_denied_device_gets_access_denied(client, device_client, user):

@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.conf import settings
@@ -63,6 +64,43 @@ def test_open_registration_and_public_clients_are_advertised(client, db, registr
         assert "client_secret_basic" in document["token_endpoint_auth_methods_supported"]
 
 
+def test_client_id_metadata_documents_follow_mcp_ready(client, db):
+    """Client ID Metadata Documents (DOT's CIMD) are on with MCP_READY, fetched under the registration
+    policy, and advertised (client_id_metadata_document_supported) only then."""
+    assert settings.OAUTH2_PROVIDER["CIMD_ENABLED"] is settings.MCP_READY
+    fetcher = settings.OAUTH2_PROVIDER["CIMD_METADATA_FETCHER"]
+    assert fetcher == f"{settings.PROJECT_PACKAGE}.oauth.registration.ClientMetadataFetcher"
+    for enabled in (True, False):
+        with override_settings(OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, "CIMD_ENABLED": enabled}):
+            for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
+                assert client.get(path).json()["client_id_metadata_document_supported"] is enabled
+
+
+def test_a_client_known_by_its_metadata_document_may_ask_what_a_registered_one_may(application_model, db):
+    """DOT's CIMD resolver stores a name, redirect URIs and grant only: the scopes a registration may
+    ask for, and RS256 so that openid gets an ID token (not a 500), are set when it is first stored;
+    an admin's later change stays when the document is fetched again."""
+    stored = application_model.objects.create(
+        client_id="https://client.example.com/mcp-client.json",
+        client_type=application_model.CLIENT_PUBLIC,
+        authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="http://127.0.0.1/callback",
+        registration_source=application_model.RegistrationSource.CIMD,
+    )
+    assert stored.algorithm == "RS256"
+    assert stored.allowed_scope_set() == {"openid", "profile", "email", *settings.OAUTH_APP_SCOPES}
+    stored.allowed_scopes = "read"
+    stored.save()
+    stored.refresh_from_db()
+    assert stored.allowed_scopes == "read"
+    manual = application_model.objects.create(
+        client_type=application_model.CLIENT_PUBLIC,
+        authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="http://127.0.0.1/callback",
+    )
+    assert (manual.algorithm, manual.allowed_scopes) == ("", "")
+
+
 def test_a_registered_public_client_signs_a_user_in_with_openid(
     client, user, application_model, registration_open
 ):
@@ -108,7 +146,7 @@ def test_a_client_that_asks_for_no_scope_gets_the_default_scopes(client, db, reg
     ("metadata", "error"),
     [
         ({"redirect_uris": ["http://app.example.com/callback"]}, "invalid_redirect_uri"),
-        ({"redirect_uris": ["http://localhost:8000/callback"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["http://localhost.example.com/callback"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["https://app.example.com/callback#fragment"]}, "invalid_redirect_uri"),
         ({"redirect_uris": []}, "invalid_redirect_uri"),
         ({"grant_types": ["client_credentials"]}, "invalid_client_metadata"),
@@ -129,8 +167,17 @@ def test_registrations_outside_the_policy_are_refused(
     assert not application_model.objects.filter(registration_source="dcr").exists()
 
 
-def test_an_https_redirect_uri_registers(client, db, registration_open):
-    assert register(client, redirect_uris=["https://app.example.com/callback"]).status_code == 201
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://app.example.com/callback",
+        "http://[::1]:8080/callback",
+        # MCP Inspector's: RFC 8252 §8.3 does not recommend localhost, MCP clients use it.
+        "http://localhost:6274/oauth/callback",
+    ],
+)
+def test_https_and_loopback_redirect_uris_register(client, db, registration_open, redirect_uri):
+    assert register(client, redirect_uris=[redirect_uri]).status_code == 201
 
 
 def test_registrations_per_address_are_limited(client, application_model, registration_open):
@@ -195,10 +242,26 @@ def test_cleanregistrations_removes_unused_registrations_only(
         scope="read",
         expires=timezone.now() + timedelta(minutes=5),
     )
-    call_command("cleanregistrations", verbosity=0)
+    # Clients of metadata documents (CIMD): one whose cached document expired is removed by DOT's
+    # clearcimdapplications, which cleanregistrations runs after its own.
+    expired_document, fresh_document = (
+        application_model.objects.create(
+            client_id=f"https://client.example.com/{name}.json",
+            client_type=application_model.CLIENT_PUBLIC,
+            authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+            redirect_uris="http://127.0.0.1/callback",
+            registration_source=application_model.RegistrationSource.CIMD,
+            cimd_expires_at=timezone.now() + timedelta(hours=hours),
+        ).client_id
+        for name, hours in (("expired", -1), ("fresh", 1))
+    )
+    output = StringIO()
+    call_command("cleanregistrations", stdout=output)
     remaining = set(application_model.objects.values_list("client_id", flat=True))
-    assert stale not in remaining
-    assert {fresh, used, demo_application.client_id} <= remaining
+    assert stale not in remaining and expired_document not in remaining
+    assert {fresh, used, demo_application.client_id, fresh_document} <= remaining
+    assert "Removed 1 unused client registration(s)." in output.getvalue()
+    assert "Deleted 1 expired CIMD application(s)" in output.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,20 @@ def test_deploy_checks_want_a_pinned_https_issuer(production_environment):
     assert "oauth.W001" in result.stderr
 
 
+def test_an_unknown_access_token_format_is_a_clear_check_error(production_environment):
+    """A typo in OAUTH_ACCESS_TOKEN_FORMAT stops `check` (and so `migrate`) with oauth.E004, not a
+    KeyError; the two formats pass."""
+    for known in ("opaque", "jwt"):
+        result = manage("check", OAUTH_ACCESS_TOKEN_FORMAT=known, **production_environment)
+        assert result.returncode == 0, result.stderr
+    result = manage("check", OAUTH_ACCESS_TOKEN_FORMAT="JWT", **production_environment)
+    assert result.returncode != 0
+    assert (
+        "(oauth.E004) OAUTH_ACCESS_TOKEN_FORMAT is 'JWT': access tokens are opaque or jwt." in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_production_refuses_an_http_issuer(production_environment):
     production_environment["OAUTH_ISSUER"] = "http://auth.example.com"
     result = manage("check", **production_environment)

@@ -326,9 +326,10 @@ OAUTH_RESOURCES = env.list("OAUTH_RESOURCES", default=[])
 # MCP AND AGENTS
 # ------------------------------------------------------------------------------
 # MCP clients and other agents register themselves (RFC 7591 dynamic client registration,
-# RFC 7592 management), under the policy of oauth/registration.py: public clients with loopback
-# or https redirect URIs, authorization code and refresh tokens only. See README, "MCP servers
-# and agents". `manage.py cleanregistrations` removes registrations left unused.
+# RFC 7592 management), or name the https URL of their metadata as client_id (Client ID Metadata
+# Documents), under the policy of oauth/registration.py: public clients with loopback or https
+# redirect URIs, authorization code and refresh tokens only. See README, "MCP servers and
+# agents". `manage.py cleanregistrations` removes registrations left unused.
 MCP_READY = env.bool("MCP_READY", default={{ "True" if cookiecutter.mcp_ready == "y" else "False" }})
 # Days a registered client may go without any live token or code before cleanregistrations removes it.
 OAUTH_REGISTRATION_UNUSED_DAYS = env.int("OAUTH_REGISTRATION_UNUSED_DAYS", default=30)
@@ -338,6 +339,7 @@ OAUTH_REGISTRATION_UNUSED_DAYS = env.int("OAUTH_REGISTRATION_UNUSED_DAYS", defau
 # introspected and revoked the same way. https://www.rfc-editor.org/rfc/rfc9068
 OAUTH_ACCESS_TOKEN_FORMAT = env.str("OAUTH_ACCESS_TOKEN_FORMAT", default="opaque")
 ACCESS_TOKEN_GENERATORS = {"opaque": None, "jwt": f"{PROJECT_PACKAGE}.oauth.access_tokens.generate"}
+# Any other format is a system check error (oauth.E004): `check`, `migrate` and runserver stop on it.
 
 # Seconds each worker may reuse an access token it has validated, without the database lookup,
 # as long as nothing that could invalidate a token has changed since, anywhere: every request
@@ -374,7 +376,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": f"{PROJECT_PACKAGE}.oauth.validator.Validator",
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
-    "ACCESS_TOKEN_GENERATOR": ACCESS_TOKEN_GENERATORS[OAUTH_ACCESS_TOKEN_FORMAT],
+    "ACCESS_TOKEN_GENERATOR": ACCESS_TOKEN_GENERATORS.get(OAUTH_ACCESS_TOKEN_FORMAT),
     # Refresh tokens stay opaque, whatever the access tokens are (oauthlib would use the same generator).
     "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     # Lifetimes in seconds. Short-lived access tokens limit the damage of a leak
@@ -414,6 +416,11 @@ OAUTH2_PROVIDER = {
     "DCR_ENABLED": MCP_READY,
     # Open registration: oauth/registration.py lets register only what its policy allows.
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    # https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/
+    "CIMD_ENABLED": MCP_READY,
+    # DOT's SSRF-hardened fetch (https, public addresses only, no redirects, bounded time and
+    # size), then the same registration policy on the document (oauth/registration.py).
+    "CIMD_METADATA_FETCHER": f"{PROJECT_PACKAGE}.oauth.registration.ClientMetadataFetcher",
     # Client secrets are long random strings, so key stretching buys nothing and
     # would cost ~0.5-1 s of CPU on every token request.
     "CLIENT_SECRET_HASHER": "client_secret_sha256",

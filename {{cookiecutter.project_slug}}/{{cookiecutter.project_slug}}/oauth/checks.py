@@ -52,6 +52,21 @@ def check_scope_names(app_configs, **kwargs):
     ]
 
 
+@checks.register()
+def check_access_token_format(app_configs, **kwargs):
+    formats = settings.ACCESS_TOKEN_GENERATORS
+    if settings.OAUTH_ACCESS_TOKEN_FORMAT in formats:
+        return []
+    return [
+        checks.Error(
+            f"OAUTH_ACCESS_TOKEN_FORMAT is {settings.OAUTH_ACCESS_TOKEN_FORMAT!r}: access tokens are "
+            f"{' or '.join(formats)}.",
+            hint="Set OAUTH_ACCESS_TOKEN_FORMAT=opaque (the default) or OAUTH_ACCESS_TOKEN_FORMAT=jwt (RFC 9068).",
+            id="oauth.E004",
+        )
+    ]
+
+
 @checks.register(checks.Tags.security, deploy=True)
 def check_issuer(app_configs, **kwargs):
     # OIDC Discovery 1.0 §3: the issuer is an https URL with no query or fragment,

@@ -28,6 +28,7 @@ from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthlib.oauth2.rfc8628 import errors as device_errors
 
 from .common import DEVICE_CODE_GRANT, check_parameter_limits, lock_rows
+from .resources import check_resources
 
 # User codes: RFC 8628 §6.1, §5.1
 
@@ -98,6 +99,16 @@ class DeviceAuthorizationServer(DeviceApplicationServer):
         # body only (DOT would otherwise read the raw URL again, and fail on a bad query with a 500).
         self._raise_on_bad_post_request(request)
         check_parameter_limits(request)
+        # RFC 8707 §2: an unknown resource is invalid_target, as at the other endpoints. A known one
+        # too: a device code keeps no resource (DOT's DeviceGrant), and the client must not believe
+        # its token bound when it is not; it names the resource in its token request (§2.2).
+        check_resources(request)
+        if any(name == "resource" for name, _ in request.decoded_body or []):
+            raise errors.CustomOAuth2Error(
+                "invalid_target",
+                description="Name the resource in the device's token requests, not here (RFC 8707 §2.2).",
+                request=request,
+            )
         try:
             super().validate_device_authorization_request(request)
         except errors.InvalidClientIdError as error:

@@ -47,6 +47,19 @@ class Application(AbstractApplication):
         # DOT asks this wherever it loads a client, and of a bearer token's client.
         return not self.is_disabled
 
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.registration_source == self.RegistrationSource.CIMD:
+            # Imported here: registration.py imports DOT's views, which load this model.
+            from .registration import registrable_scopes
+
+            # A client known by its metadata document (registration.ClientMetadataFetcher) may be
+            # granted what a registered one may ask for; DOT's resolver sets neither field, and an
+            # ID token with no algorithm is a 500 at the token endpoint. An admin's later change
+            # stays: DOT's refresh of the document keeps both.
+            self.allowed_scopes = " ".join(sorted(registrable_scopes()))
+            self.algorithm = self.RS256_ALGORITHM
+        super().save(*args, **kwargs)
+
     def allowed_scope_set(self):
         """The scopes this client may be granted."""
         return set(self.allowed_scopes.split()) or set(oauth2_settings.DEFAULT_SCOPES)

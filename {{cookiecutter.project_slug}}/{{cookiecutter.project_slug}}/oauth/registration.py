@@ -1,19 +1,24 @@
 """
-Dynamic client registration (RFC 7591) and its management (RFC 7592), for MCP clients and other
-agents that register themselves: on when MCP_READY is (settings, "MCP AND AGENTS").
+Client registration without a human, for MCP clients and other agents: dynamic client
+registration (RFC 7591) and its management (RFC 7592), and Client ID Metadata Documents (a client
+whose client_id is the https URL of its metadata). On when MCP_READY is (settings, "MCP AND AGENTS").
 
-The views are DOT's; what they let register is narrowed here, before DOT sees the request:
+The views and DOT's CIMD resolver are DOT's; what they let register is narrowed here, before DOT
+stores anything (`policy_violation`, for a registration request and a fetched document alike):
 - a public client only (`token_endpoint_auth_method: none`): it gets no secret to leak, and PKCE
   guards its codes (RFC 9700 §2.1.1); confidential clients are added by an admin;
-- redirect URIs on loopback (http, any port, RFC 8252 §7.3) or https, with a scheme the
-  server's settings allow (ALLOWED_REDIRECT_URI_SCHEMES);
+- redirect URIs on loopback (http on 127.0.0.1 or ::1, any port, RFC 8252 §7.3; or localhost) or
+  https, with a scheme the server's settings allow (ALLOWED_REDIRECT_URI_SCHEMES);
 - grant types authorization_code and refresh_token only;
 - scopes among the server's own plus openid, profile and email; what it asks for (default: the
   default scopes) becomes its `allowed_scopes`;
 - at most THROTTLE_REGISTRATIONS_PER_IP registrations per address per throttling window
   (middleware/throttling.py).
 Refusals are RFC 7591 §3.2.2 errors. Only the registration access token issued with a client
-reads, changes or deletes that client's registration (RFC 7592 §2, DOT's check).
+reads, changes or deletes that client's registration (RFC 7592 §2, DOT's check). A metadata
+document outside the policy leaves its client unknown: invalid_client, or the error page for a
+user (DOT's resolver, which also fetches with its SSRF guards: https, public addresses only, no
+redirects, bounded time and size, a backoff per failing URL).
 """
 
 import ipaddress
@@ -23,6 +28,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from oauth2_provider import views as oauth2_views
+from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 
@@ -32,7 +38,12 @@ REGISTERED_GRANT_TYPES = {"authorization_code", "refresh_token"}
 
 
 def is_loopback_or_https(uri):
-    """RFC 8252 §7.3 (http on a loopback address, any port) or §7.1/§8.4 https; no fragment."""
+    """RFC 8252 §7.3 (http on a loopback address, any port) or §7.1/§8.4 https; no fragment.
+
+    `localhost` counts as loopback too: RFC 8252 §8.3 does not recommend it, but MCP clients register
+    it (MCP Inspector's http://localhost:6274/oauth/callback), and the MCP authorization spec allows
+    it. Its port must match exactly (DOT's ALLOW_LOCALHOST_LOOPBACK stays off).
+    """
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
@@ -42,8 +53,12 @@ def is_loopback_or_https(uri):
         return False
     if parts.scheme == "https":
         return True
+    if parts.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
     try:
-        return parts.scheme == "http" and ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
@@ -52,35 +67,37 @@ def registrable_scopes():
     return set(settings.OAUTH_APP_SCOPES) | set(settings.OIDC_SCOPES)
 
 
-def policy_error(metadata):
-    """Why the metadata may not be registered (an RFC 7591 §3.2.2 response), or None."""
-    if not isinstance(metadata, dict):
-        return None  # DOT answers invalid_client_metadata
+def policy_violation(metadata):
+    """Why the client metadata may not be registered, as an RFC 7591 §3.2.2 (error, description), or None."""
     if metadata.get("token_endpoint_auth_method") != "none":
-        return oauth_error(
+        return (
             "invalid_client_metadata",
             'Only public clients register here: token_endpoint_auth_method must be "none".',
         )
     grant_types = metadata.get("grant_types", ["authorization_code"])
     if not isinstance(grant_types, list) or not set(grant_types) <= REGISTERED_GRANT_TYPES:
-        return oauth_error(
-            "invalid_client_metadata", "grant_types may be authorization_code and refresh_token only."
-        )
+        return ("invalid_client_metadata", "grant_types may be authorization_code and refresh_token only.")
     redirect_uris = metadata.get("redirect_uris")
     if (
         not isinstance(redirect_uris, list)
         or not redirect_uris
         or not all(isinstance(uri, str) and is_loopback_or_https(uri) for uri in redirect_uris)
     ):
-        return oauth_error(
-            "invalid_redirect_uri", "Redirect URIs must be https, or http on a loopback address."
-        )
+        return ("invalid_redirect_uri", "Redirect URIs must be https, or http on a loopback address.")
     if not isinstance(metadata.get("client_name", ""), str):
-        return oauth_error("invalid_client_metadata", "client_name is a string (RFC 7591 §2).")
+        return ("invalid_client_metadata", "client_name is a string (RFC 7591 §2).")
     scope = metadata.get("scope", "")
     if not isinstance(scope, str) or not set(scope.split()) <= registrable_scopes():
-        return oauth_error("invalid_client_metadata", "scope names a scope this server does not offer.")
+        return ("invalid_client_metadata", "scope names a scope this server does not offer.")
     return None
+
+
+def policy_error(metadata):
+    """The RFC 7591 §3.2.2 response refusing a registration request, or None."""
+    if not isinstance(metadata, dict):
+        return None  # DOT answers invalid_client_metadata
+    violation = policy_violation(metadata)
+    return oauth_error(*violation) if violation else None
 
 
 def parsed_body(request):
@@ -147,3 +164,19 @@ class DynamicClientRegistrationManagementView(oauth2_views.DynamicClientRegistra
         if error is not None:
             return error
         return complete_registration(super().put(request, client_id, *args, **kwargs), metadata)
+
+
+class ClientMetadataFetcher(SafeMetadataFetcher):
+    """DOT's CIMD_METADATA_FETCHER, with the registration policy on each document it fetches.
+
+    A document's client is public whether it says so or not, as DOT reads it (the CIMD draft allows
+    no shared secret). DOT stores its name, redirect URIs and grant; its scopes and ID token
+    algorithm are set when it is first stored (models.Application.save).
+    """
+
+    def fetch(self, client_id):
+        document, max_age = super().fetch(client_id)
+        violation = policy_violation({"token_endpoint_auth_method": "none", **document})
+        if violation:
+            raise CIMDError(f"client metadata document outside the registration policy: {violation[1]}")
+        return document, max_age

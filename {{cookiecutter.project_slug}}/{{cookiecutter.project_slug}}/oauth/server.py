@@ -74,7 +74,13 @@ class Server(OpenIDServer):
             grant.custom_validators.pre_token.append(check_code_verifier)
         # The token requests whose scope or resources are stored: bounded too (common.py), and
         # for resources the server knows (RFC 8707 §2, resources.py).
-        for grant in (*code_grants, self.refresh_grant.proxy_target, self.credentials_grant):
+        token_grants = (
+            *code_grants,
+            self.refresh_grant.proxy_target,
+            self.credentials_grant,
+            self.device_code_grant,
+        )
+        for grant in token_grants:
             grant.custom_validators.pre_token.extend([check_parameter_limits, check_resources])
         # OIDC Core §5.5: a malformed claims request is invalid_request at the redirect URI.
         self.openid_connect_auth.custom_validators.pre_auth.append(parse_claims_request)

@@ -4,11 +4,16 @@ than OAUTH_REGISTRATION_UNUSED_DAYS ago, with no code, refresh token or access t
 their registration access token. Run it on the schedule of `cleartokens`, after it, which
 deletes the expired ones (README, "MCP servers and agents"). A client removed this way that
 comes back gets invalid_client and registers again, as RFC 7591 clients do.
+
+Then DOT's `clearcimdapplications`: clients known by their metadata document (CIMD) whose cached
+document has expired and that hold no live token or code; such a client's next request fetches
+its document again.
 """
 
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -36,7 +41,10 @@ def unused_registrations(now=None):
 
 
 class Command(BaseCommand):
-    help = "Remove dynamically registered clients left unused (see OAUTH_REGISTRATION_UNUSED_DAYS)."
+    help = (
+        "Remove dynamically registered clients left unused (see OAUTH_REGISTRATION_UNUSED_DAYS), "
+        "and clients of expired metadata documents (CIMD) without live tokens."
+    )
 
     def handle(self, *args, **options):
         removed = 0
@@ -44,3 +52,4 @@ class Command(BaseCommand):
             client.delete()
             removed += 1
         self.stdout.write(f"Removed {removed} unused client registration(s).")
+        call_command("clearcimdapplications", stdout=self.stdout)
