@@ -16,7 +16,6 @@ check pass loopback addresses; the project's own settings relax nothing.
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import secrets
 import ssl
@@ -26,16 +25,11 @@ import textwrap
 import threading
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx2
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import KeySet
 from mcp import ClientSession
@@ -51,7 +45,7 @@ from .conftest import (
     runserver_command,
     venv_manage,
 )
-from .live import checked, register_client, sign_in, submit
+from .live import checked, loopback_certificate, register_client, sign_in, submit
 
 pytestmark = pytest.mark.xdist_group("mcp")
 
@@ -208,31 +202,7 @@ def mcp_project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1, and its key: the metadata documents' server's."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    directory = tmp_path_factory.mktemp("cimd-tls")
-    certificate_file, key_file = directory / "cert.pem", directory / "key.pem"
-    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    certificate_file, key_file = loopback_certificate(tmp_path_factory.mktemp("cimd-tls"))
     return certificate_file, key_file
 
 
