@@ -127,6 +127,7 @@ def baked_project(database_latency_ms=0):
                 "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
                 "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
                 "OAUTH_ISSUER": "https://127.0.0.1",
+                "EMAIL_URL": "smtp://127.0.0.1:1",
                 "DATABASE_URL": POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}",
                 # Plain http on loopback: no TLS-terminating proxy in front here.
                 "DJANGO_SECURE_SSL_REDIRECT": "false",

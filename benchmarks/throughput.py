@@ -550,6 +550,7 @@ def base_env(project):
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": f"sqlite:///{project / 'db.sqlite3'}",
         "OAUTH_ISSUER": "https://127.0.0.1",
+        "EMAIL_URL": "smtp://127.0.0.1:1",
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         # Plain http on loopback: no TLS-terminating proxy in front here.

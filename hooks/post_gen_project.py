@@ -207,6 +207,8 @@ def create_superuser(project_dir: Path) -> None:
         # The admin from an earlier run is what we want, so re-running the setup must not stop here.
         if "is already taken" not in error.output:
             raise
+    # Its e-mail address, verified, so that a password reset reaches it (allauth sends only there).
+    run_manage(project_dir, "verify_email")
 
 
 def seed_clients(project_dir: Path) -> None:
@@ -254,7 +256,11 @@ STEPS = (
         f"{MANAGE} migrate --noinput",
         leaves="the database (possibly partly migrated)",
     ),
-    Step("Creating the admin user", create_superuser, f"{MANAGE} createsuperuser --noinput"),
+    Step(
+        "Creating the admin user",
+        create_superuser,
+        f"{MANAGE} createsuperuser --noinput && {MANAGE} verify_email",
+    ),
     Step("Creating the OAuth clients", seed_clients, f"{MANAGE} seed_oauth_clients"),
     Step(
         "Initialising git",
@@ -318,6 +324,8 @@ def print_summary(context: dict, env_values: dict[str, str]) -> None:
         f"Login:      {SERVER_URL}accounts/login/\n"
         f"Admin:      {SERVER_URL}admin/ (user {context['superuser_username']}, "
         "password: DJANGO_SUPERUSER_PASSWORD in .env)\n"
+        f"Second factor: sign in, then {SERVER_URL}accounts/2fa/ (an authenticator app, a security key\n"
+        "            or passkey, recovery codes); passwords and e-mails under Your account\n"
         f"Discovery:  {SERVER_URL}.well-known/openid-configuration\n"
         f"Demo client id: {env_values['OAUTH_DEMO_CLIENT_ID']}\n"
         f"M2M client id:  {env_values['OAUTH_M2M_CLIENT_ID']} (client secrets are in .env)\n"

@@ -94,12 +94,13 @@ def submit(session, page, button=None, allow_redirects=True, **values):
 
 
 def sign_in(browser, page, env_values):
-    """Fill in the login form that `page` shows; return the page the login leads back to."""
+    """Fill in the sign-in form (allauth's: its `login` field takes a username or an e-mail
+    address) that `page` shows; return the page the sign-in leads back to."""
     assert urlsplit(page.url).path == "/accounts/login/", page.url
     return submit(
         browser,
         page,
-        username=env_values["DJANGO_SUPERUSER_USERNAME"],
+        login=env_values["DJANGO_SUPERUSER_USERNAME"],
         password=env_values["DJANGO_SUPERUSER_PASSWORD"],
     )
 

@@ -178,6 +178,7 @@ def test_deploy_checks_pass_under_production_settings(baked, signing_key_file, t
         DJANGO_ALLOWED_HOSTS=domain,
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         OAUTH_ISSUER=f"https://{domain}",
+        EMAIL_URL=f"smtp+tls://mailer:secret@smtp.{domain}:587",
         OIDC_RSA_PRIVATE_KEY_FILE=str(signing_key_file),
     )
 

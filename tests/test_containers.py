@@ -215,6 +215,7 @@ def configuration(podman_secrets, project_secrets, database_url, redis_url):
         "DJANGO_ALLOWED_HOSTS": DOMAIN,
         "OAUTH_ISSUER": ISSUER,
         "DATABASE_URL": database_url,
+        "EMAIL_URL": "smtp://127.0.0.1:1",
         "CACHE_URL": redis_url,
         "DJANGO_SECURE_PROXY_SSL_HEADER": "true",
         "THROTTLE_IP_HEADER": "HTTP_X_FORWARDED_FOR",
@@ -541,7 +542,9 @@ def test_the_kubernetes_manifests_hold_what_a_cluster_needs(container_project):
     for spec in (pod, *job_pods):
         container = container_of(spec)
         variables = {variable["name"]: variable for variable in container["env"]}
-        assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "OIDC_RSA_PRIVATE_KEY_FILE"} <= set(variables)
+        assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "EMAIL_URL", "OIDC_RSA_PRIVATE_KEY_FILE"} <= set(
+            variables
+        )
         for variable in variables.values():
             if "valueFrom" in variable:
                 reference = variable["valueFrom"]["secretKeyRef"]
@@ -589,7 +592,7 @@ def test_podman_kube_play_runs_the_deployment(podman, image, migrated, container
     generated = {
         item["name"]: item for item in kustomization["secretGenerator"] + kustomization["configMapGenerator"]
     }
-    contents = {"oidc.key": project_secrets["OIDC_RSA_PRIVATE_KEY"], "inactive.pem": "", "DJANGO_SECRET_KEY": project_secrets["DJANGO_SECRET_KEY"], "DATABASE_URL": database_url}  # fmt: skip
+    contents = {"oidc.key": project_secrets["OIDC_RSA_PRIVATE_KEY"], "inactive.pem": "", "DJANGO_SECRET_KEY": project_secrets["DJANGO_SECRET_KEY"], "DATABASE_URL": database_url, "EMAIL_URL": "smtp://127.0.0.1:1"}  # fmt: skip
     for volume in pod["volumes"]:
         if "secret" in volume:
             for item in generated[volume.pop("secret")["secretName"]]["files"]:
@@ -655,14 +658,20 @@ def test_the_compose_stack_puts_a_tls_proxy_before_two_replicas(container_projec
     # Without its secrets the stack does not start at all.
     with pytest.raises(LookupError, match="DJANGO_SECRET_KEY"):
         interpolated(text, {"POSTGRES_PASSWORD": "x"})
-    compose = yaml.safe_load(interpolated(text, {"DJANGO_SECRET_KEY": "k" * 50, "POSTGRES_PASSWORD": "p"}))
+    with pytest.raises(LookupError, match="EMAIL_URL"):
+        interpolated(text, {"DJANGO_SECRET_KEY": "k" * 50, "POSTGRES_PASSWORD": "p"})
+    compose = yaml.safe_load(
+        interpolated(
+            text, {"DJANGO_SECRET_KEY": "k" * 50, "POSTGRES_PASSWORD": "p", "EMAIL_URL": "smtp://mail:25"}
+        )
+    )
     services = compose["services"]
     assert {"app-1", "app-2", "manage", "proxy", "postgres", "redis"} <= set(services)
     for name in ("app-1", "app-2"):
         app = services[name]
         assert "ports" not in app, "only the proxy is reachable from outside"
         environment = app["environment"]
-        for variable in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "OIDC_RSA_PRIVATE_KEY_FILE"):  # fmt: skip
+        for variable in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "EMAIL_URL", "CACHE_URL", "OIDC_RSA_PRIVATE_KEY_FILE"):  # fmt: skip
             assert environment[variable]
         assert environment["OAUTH_ISSUER"].startswith("https://")
         assert environment["DJANGO_SECURE_PROXY_SSL_HEADER"] == "true"

@@ -220,7 +220,7 @@ def sign_in_until_done(traffic, browser, base_url, clients, stop):
             signed_in = submit(
                 browser,
                 page,
-                username=clients.values["DJANGO_SUPERUSER_USERNAME"],
+                login=clients.values["DJANGO_SUPERUSER_USERNAME"],
                 password=clients.values["DJANGO_SUPERUSER_PASSWORD"],
                 allow_redirects=False,
             )
@@ -627,7 +627,7 @@ def test_tokens_are_judged_by_utc_across_processes_in_other_time_zones(
         consent_page = submit(
             browser,
             login_page,
-            username=clients.values["DJANGO_SUPERUSER_USERNAME"],
+            login=clients.values["DJANGO_SUPERUSER_USERNAME"],
             password=clients.values["DJANGO_SUPERUSER_PASSWORD"],
         )
         answer = submit(browser, consent_page, button=("allow", "Authorize"), allow_redirects=False)

@@ -468,13 +468,19 @@ def test_run_steps_only_warns_about_optional_step(tmp_path, capsys):
 
 
 def test_create_superuser_accepts_existing_user(tmp_path, monkeypatch):
+    """An admin from an earlier run is kept; its e-mail address is verified either way (for resets)."""
+    calls = []
+
     def already_taken(project_dir, *args):
-        raise post.CommandFailed(
-            ["manage.py", *args], 1, "CommandError: Error: That username is already taken.\n"
-        )
+        calls.append(args)
+        if args[0] == "createsuperuser":
+            raise post.CommandFailed(
+                ["manage.py", *args], 1, "CommandError: Error: That username is already taken.\n"
+            )
 
     monkeypatch.setattr(post, "run_manage", already_taken)
     post.create_superuser(tmp_path)
+    assert calls == [("createsuperuser", "--noinput"), ("verify_email",)]
 
 
 def test_create_superuser_reports_other_errors(tmp_path, monkeypatch):
@@ -520,6 +526,7 @@ def test_print_manual_steps_lists_every_command(capsys):
         ".venv/bin/python manage.py create_oidc_key",
         ".venv/bin/python manage.py migrate --noinput",
         ".venv/bin/python manage.py createsuperuser --noinput",
+        ".venv/bin/python manage.py verify_email",
         ".venv/bin/python manage.py seed_oauth_clients",
     ):
         assert command in out
@@ -537,6 +544,7 @@ def test_print_summary_shows_urls_and_ids_but_no_secrets(capsys):
         "http://127.0.0.1:8000/.well-known/openid-configuration",
         "user admin",
         "DJANGO_SUPERUSER_PASSWORD in .env",
+        "http://127.0.0.1:8000/accounts/2fa/",
         "value-of-OAUTH_DEMO_CLIENT_ID",
         "value-of-OAUTH_M2M_CLIENT_ID",
         "cd my_authorization_server",

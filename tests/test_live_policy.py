@@ -55,7 +55,7 @@ def signed_in_browser(base_url, env_values):
     browser = checked()
     login_page = browser.get(f"{base_url}/accounts/login/")
     credentials = {
-        "username": env_values["DJANGO_SUPERUSER_USERNAME"],
+        "login": env_values["DJANGO_SUPERUSER_USERNAME"],
         "password": env_values["DJANGO_SUPERUSER_PASSWORD"],
     }
     assert submit(browser, login_page, allow_redirects=False, **credentials).status_code == 302

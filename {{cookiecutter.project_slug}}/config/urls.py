@@ -6,12 +6,17 @@ A request passes the middleware ({package}/middleware/) first, then reaches one 
 
 from importlib import import_module
 
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 PACKAGE = settings.PROJECT_PACKAGE
 api_urls = import_module(f"{PACKAGE}.api.urls")
+
+# The admin signs in on the site's own sign-in page (allauth's), with its rate limits and
+# second factors, not on a password form of its own.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     # Home, health and readiness probes, the demo client's callback.
@@ -22,7 +27,7 @@ urlpatterns = [
     path("", include(f"{PACKAGE}.oauth.urls")),
     # The sample protected resource.
     path("api/", include(f"{PACKAGE}.api.urls")),
-    # Sign in and out.
+    # Sign in and out, passwords, e-mail, second factors, sessions, consents (README, "Accounts").
     path("accounts/", include(f"{PACKAGE}.users.urls")),
     path("admin/", admin.site.urls),
     # Your own apps' URLs here.

@@ -7,6 +7,7 @@ from importlib import import_module
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
@@ -15,6 +16,8 @@ from oauth2_provider.models import get_application_model
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8000/demo/callback/"
 PASSWORD = "a-Long-test-password-42"
+# allauth's page where a signed-in user proves again it is them (prompt=login, max_age).
+REAUTHENTICATE = "/accounts/reauthenticate/"
 
 
 def project_module(name):
@@ -139,7 +142,7 @@ def authorize(client, user, demo_client):
     def run(scope="openid profile email read"):
         request = AuthorizationRequest(demo_client.client_id, scope=scope)
         login = client.post(
-            "/accounts/login/", {"username": user.username, "password": PASSWORD, "next": request.url}
+            "/accounts/login/", {"login": user.username, "password": PASSWORD, "next": request.url}
         )
         assert login.status_code == 302, login.content
         consent = client.get(login["Location"])
@@ -213,9 +216,20 @@ def other_client(application_model, seeded):
     )
 
 
+def sign_in_through_the_form(client, user):
+    """Sign in as a browser does: the sign-in page's CSRF cookie, then its form (allauth records
+    the sign-in in the session: auth_time)."""
+    client.get("/accounts/login/")
+    csrf_token = client.cookies[settings.CSRF_COOKIE_NAME].value
+    answer = client.post(
+        "/accounts/login/", {"login": user.username, "password": PASSWORD, "csrfmiddlewaretoken": csrf_token}
+    )
+    assert answer.status_code == 302, answer.content
+
+
 @pytest.fixture
 def signed_in(client, user):
-    client.force_login(user)
+    sign_in_through_the_form(client, user)
     return user
 
 
@@ -231,22 +245,25 @@ def assert_error_sent_to_the_client(response, request, error):
 
 
 def signed_in_long_ago(client, user, long_ago):
-    """Make the session's sign-in (its record of it, OIDC Core §2 auth_time) and last_login `long_ago`."""
+    """Make the session's sign-in (allauth's records of it, OIDC Core §2 auth_time) and last_login `long_ago`."""
     session = client.session
-    session[project_module("oauth.authorization").SIGNED_IN_AT_SESSION_KEY] = int(long_ago.timestamp())
+    records = session[AUTHENTICATION_METHODS_SESSION_KEY]
+    assert records, "the session has no record of its sign-in"
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {**record, "at": long_ago.timestamp()} for record in records
+    ]
     session.save()
     type(user).objects.filter(pk=user.pk).update(last_login=long_ago)
 
 
-def sign_in_again(client, user, login_location):
-    """Submit the login form the server sent a signed-in user to; return where it continues."""
-    login_page = client.get(login_location)
-    assert login_page.status_code == 200, "the login form is shown although a session exists"
-    next_url = login_page.context["next"]
-    response = client.post(
-        "/accounts/login/", {"username": user.username, "password": PASSWORD, "next": next_url}
-    )
-    assert response.status_code == 302
+def sign_in_again(client, user, location):
+    """Re-authenticate where the server sent a signed-in user (allauth's page: the password again);
+    return where it continues."""
+    assert location.startswith(REAUTHENTICATE), location
+    assert client.get(location).status_code == 200
+    next_url = query_of(location)["next"]
+    response = client.post(location, {"password": PASSWORD})
+    assert response.status_code == 302, response.content
     assert response["Location"] == next_url
     return next_url
 

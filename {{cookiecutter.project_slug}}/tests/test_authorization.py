@@ -17,12 +17,14 @@ from .conftest import (
     DEMO_REDIRECT_URI,
     ISSUER,
     PASSWORD,
+    REAUTHENTICATE,
     AuthorizationRequest,
     assert_error_sent_to_the_client,
     authorize_with,
     consent_and_exchange,
     query_of,
     sign_in_again,
+    sign_in_through_the_form,
     signed_in_long_ago,
     token_request,
     verify_id_token,
@@ -273,7 +275,7 @@ def test_response_to_a_form_post_is_302_not_307(client, user, demo_client):
     """RFC 9700 §4.12: never 307 after a form carrying credentials (the browser would repost them)."""
     request = AuthorizationRequest(demo_client.client_id)
     login = client.post(
-        "/accounts/login/", {"username": user.username, "password": PASSWORD, "next": request.url}
+        "/accounts/login/", {"login": user.username, "password": PASSWORD, "next": request.url}
     )
     assert login.status_code == 302
     consent = client.post(request.url, {**request.params, "allow": "Authorize"})
@@ -352,7 +354,7 @@ def test_prompt_login_asks_a_signed_in_user_to_sign_in_again(client, signed_in, 
     request = AuthorizationRequest(demo_client.client_id)
     response = authorize_with(client, request, prompt="login")
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"].startswith(REAUTHENTICATE)
     next_url = sign_in_again(client, signed_in, response["Location"])
     assert "prompt" not in query_of(next_url)
     assert client.get(next_url).status_code == 200
@@ -365,7 +367,7 @@ def test_max_age_older_than_the_sign_in_asks_to_sign_in_again(client, signed_in,
     signed_in_long_ago(client, signed_in, timezone.now() - timedelta(hours=1))
     request = AuthorizationRequest(demo_client.client_id)
     response = authorize_with(client, request, max_age="60")
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"].startswith(REAUTHENTICATE)
     next_url = sign_in_again(client, signed_in, response["Location"])
     assert client.get(next_url).status_code == 200
     claims = consent_and_exchange(client, request, exchange)
@@ -426,7 +428,7 @@ def test_authorization_request_by_post_signs_in_then_asks_for_consent(user, demo
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
     assert query_of(query_of(response["Location"])["next"]) == request.params
-    browser.force_login(user)
+    sign_in_through_the_form(browser, user)
     consent_page = browser.post("/o/authorize/", request.params)
     assert consent_page.status_code == 200
     assert b'name="allow"' in consent_page.content
@@ -455,7 +457,7 @@ def test_authorization_request_by_post_gets_the_answers_of_a_get(user, demo_clie
     assert_error_sent_to_the_client(
         browser.post("/o/authorize/", {**request.params, "prompt": "none"}), request, "login_required"
     )
-    browser.force_login(user)
+    sign_in_through_the_form(browser, user)
     wrong_scope = AuthorizationRequest(demo_client.client_id, scope="openid no-such-scope")
     assert_error_sent_to_the_client(
         browser.post("/o/authorize/", wrong_scope.params), wrong_scope, "invalid_scope"
@@ -468,10 +470,10 @@ def test_authorization_request_by_post_gets_the_answers_of_a_get(user, demo_clie
         browser.post("/o/authorize/", {**request.params, "prompt": "none"}), request, "consent_required"
     )
     response = browser.post("/o/authorize/", {**request.params, "prompt": "login"})
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"].startswith(REAUTHENTICATE)
     signed_in_long_ago(browser, user, timezone.now() - timedelta(hours=1))
     response = browser.post("/o/authorize/", {**request.params, "max_age": "60"})
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"].startswith(REAUTHENTICATE)
     assert not get_grant_model().objects.exists()
 
 
@@ -604,12 +606,12 @@ def test_another_devices_sign_in_does_not_make_this_session_fresh(client, signed
     long_ago = timezone.now() - timedelta(hours=1)
     signed_in_long_ago(client, signed_in, long_ago)
     other_device = Client()
-    login = other_device.post("/accounts/login/", {"username": signed_in.username, "password": PASSWORD})
+    login = other_device.post("/accounts/login/", {"login": signed_in.username, "password": PASSWORD})
     assert login.status_code == 302
     last_login = type(signed_in).objects.get(pk=signed_in.pk).last_login
     assert last_login > long_ago + timedelta(minutes=59)
     request = AuthorizationRequest(demo_client.client_id)
-    assert authorize_with(client, request, max_age="60")["Location"].startswith("/accounts/login/")
+    assert authorize_with(client, request, max_age="60")["Location"].startswith(REAUTHENTICATE)
     assert_error_sent_to_the_client(
         authorize_with(client, request, prompt="none", max_age="60"), request, "login_required"
     )

@@ -81,7 +81,7 @@ def test_claims_have_their_standard_types(client, user, demo_client, exchange):
 def test_updated_at_follows_a_change_of_the_user_not_a_sign_in(client, user):
     user.refresh_from_db()
     first = user.updated_at
-    client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    client.post("/accounts/login/", {"login": user.username, "password": PASSWORD})
     user.refresh_from_db()
     assert user.last_login is not None
     assert user.updated_at == first

@@ -138,7 +138,7 @@ def test_client_authentication_fails_open_while_the_cache_is_down(client, m2m_cl
 
 
 def test_sign_in_fails_closed_while_the_cache_is_down(client, user, cache_down):
-    response = client.post("/accounts/login/", {"username": user.username, "password": "not checked"})
+    response = client.post("/accounts/login/", {"login": user.username, "password": "not checked"})
     assert_unavailable_page(response)
     assert "_auth_user_id" not in client.session
 

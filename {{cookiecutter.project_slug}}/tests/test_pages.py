@@ -1,5 +1,7 @@
 """Pages people see, and the health check."""
 
+import re
+
 import pytest
 
 from .conftest import PASSWORD
@@ -41,25 +43,29 @@ def test_home_page_offers_the_demo_consents_and_admin_to_signed_in_users(client,
     assert 'href="/admin/"' in client.get("/").content.decode()
 
 
-def test_login_page_serves_local_css_and_no_script(client):
+def test_login_page_serves_local_css_and_scripts_only_as_static_files(client):
+    """The sign-in page: the site's CSS, a login field taking a username or an e-mail address, and
+    the passkey button's scripts, allauth's static files; inline, only JSON data they read."""
     response = client.get("/accounts/login/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "/static/css/site.css" in page
-    assert "<script" not in page
-    assert 'for="id_username"' in page
+    assert 'for="id_login"' in page and 'name="password"' in page
+    assert 'id="passkey_login"' in page
+    scripts = re.findall(r"<script([^>]*)>", page)
+    assert scripts, "no passkey script"
+    for attributes in scripts:
+        assert 'src="/static/' in attributes or 'type="application/json"' in attributes, attributes
 
 
 def test_wrong_password_shows_an_error(client, user):
-    response = client.post("/accounts/login/", {"username": user.username, "password": "wrong"})
+    response = client.post("/accounts/login/", {"login": user.username, "password": "wrong"})
     assert response.status_code == 200
     assert b'role="alert"' in response.content
 
 
 def test_login_then_logout(client, user):
-    assert (
-        client.post("/accounts/login/", {"username": user.username, "password": PASSWORD}).status_code == 302
-    )
+    assert client.post("/accounts/login/", {"login": user.username, "password": PASSWORD}).status_code == 302
     assert client.get("/").context["user"].is_authenticated
     assert client.post("/accounts/logout/").status_code == 302
     assert not client.get("/").context["user"].is_authenticated
@@ -82,7 +88,7 @@ def test_pages_cannot_be_framed(client):
 
 
 def test_a_sign_in_lasts_a_working_day(client, user):
-    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    response = client.post("/accounts/login/", {"login": user.username, "password": PASSWORD})
     assert response.status_code == 302
     assert response.cookies["sessionid"]["max-age"] == 8 * 60 * 60
     assert response.cookies["sessionid"]["samesite"] == "Lax"

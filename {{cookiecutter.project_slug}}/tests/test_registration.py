@@ -119,7 +119,7 @@ def test_a_registered_public_client_signs_a_user_in_with_openid(
     request = AuthorizationRequest(
         registration["client_id"], scope="openid read", redirect_uri=LOOPBACK_REDIRECT_URI
     )
-    client.post("/accounts/login/", {"username": user.username, "password": PASSWORD, "next": request.url})
+    client.post("/accounts/login/", {"login": user.username, "password": PASSWORD, "next": request.url})
     approved = client.post(request.url, {**request.params, "allow": "Authorize"})
     code = query_of(approved["Location"])["code"]
     tokens = client.post(
@@ -223,7 +223,7 @@ def test_a_disabled_client_is_refused(client, user, application_model, registrat
     request = AuthorizationRequest(
         registration["client_id"], scope="read", redirect_uri=LOOPBACK_REDIRECT_URI
     )
-    client.post("/accounts/login/", {"username": user.username, "password": PASSWORD, "next": request.url})
+    client.post("/accounts/login/", {"login": user.username, "password": PASSWORD, "next": request.url})
     answer = client.get(request.url)
     assert answer.status_code == 400
     assert b"invalid_client" in answer.content or b"Invalid client" in answer.content

@@ -87,7 +87,7 @@ def test_no_password_secret_or_token_reaches_the_log_even_at_debug_level(
     )
     assert revoked.status_code == 200
     # A failed sign-in and a wrong secret are logged too: still without the values tried.
-    client.post("/accounts/login/", {"username": user.username, "password": PASSWORD + "-wrong"})
+    client.post("/accounts/login/", {"login": user.username, "password": PASSWORD + "-wrong"})
     client.post(
         "/o/token/",
         {

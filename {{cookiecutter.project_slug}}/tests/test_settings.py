@@ -39,6 +39,7 @@ def production_environment(tmp_path):
         "DJANGO_ALLOWED_HOSTS": "auth.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "OAUTH_ISSUER": "https://auth.example.com",
+        "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
         "OIDC_RSA_PRIVATE_KEY_FILE": str(key_file),
     }
 
@@ -117,7 +118,7 @@ def production_command(*args, **environment):
     )
 
 
-REQUIRED = ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "OAUTH_ISSUER")
+REQUIRED = ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "OAUTH_ISSUER", "EMAIL_URL")
 
 
 def test_production_never_reads_the_development_env_file(development_env_file):
@@ -137,7 +138,7 @@ def test_an_issuer_alone_does_not_make_a_production_server(development_env_file)
     assert result.returncode != 0
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("django.core.exceptions.ImproperlyConfigured: "), result.stderr
-    assert [name for name in REQUIRED if name in error] == list(REQUIRED[:3]), error
+    assert [name for name in REQUIRED if name in error] == [*REQUIRED[:3], REQUIRED[4]], error
 
 
 SETTINGS_PROBE = """

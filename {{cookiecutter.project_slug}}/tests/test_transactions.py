@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "SAVEPOINT", "BEGIN")
 
-# Every view that writes: tokens, grants, consent, revocation, device codes, sign-in and sign-out.
+# Every view that writes: tokens, grants, consent, revocation, device codes, sign-in and sign-out,
+# passwords, second factors, sessions.
 ATOMIC_ROUTES = (
     "oauth2_provider:token",
     "oauth2_provider:authorize",
@@ -24,8 +25,12 @@ ATOMIC_ROUTES = (
     "oauth2_provider:device",
     "oauth2_provider:device-confirm",
     "oauth2_provider:rp-initiated-logout",
-    "login",
-    "logout",
+    "account_login",
+    "account_logout",
+    "account_reset_password",
+    "account_change_password",
+    "mfa_activate_totp",
+    "usersessions_list",
 )
 READ_ONLY_ROUTES = (
     "api-me",

@@ -108,9 +108,16 @@ DJANGO_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The sessions page (allauth's usersessions) says "3 hours ago".
+    "django.contrib.humanize",
 ]
 THIRD_PARTY_APPS = [
     "oauth2_provider",
+    # Sign-in, e-mail, passwords, second factors and sessions: see ACCOUNTS below.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
 ]
 if API_FRAMEWORK == "drf":
     THIRD_PARTY_APPS.append("rest_framework")
@@ -126,9 +133,15 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 # A custom user model from day one: adding profile fields or OIDC claims later
 # needs no model swap. https://docs.djangoproject.com/en/5.2/topics/auth/customizing/
 AUTH_USER_MODEL = "users.User"
-LOGIN_URL = "login"
+# django-allauth's sign-in page (ACCOUNTS below); Django's own backend stays first for the admin's
+# createsuperuser, the shell and the tests' force_login.
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 # User passwords use Django's default (PBKDF2). The last entry is only for OAuth
 # client secrets, see CLIENT_SECRET_HASHER below; it is never used for passwords
@@ -158,6 +171,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # allauth's sign-in stages, and the list of each user's sessions (the "Sessions" page).
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     f"{PROJECT_PACKAGE}.middleware.security_headers.ContentSecurityPolicyMiddleware",
     f"{PROJECT_PACKAGE}.middleware.security_headers.NoStoreMiddleware",
     f"{PROJECT_PACKAGE}.middleware.throttling.BruteForceThrottleMiddleware",
@@ -218,21 +234,85 @@ CONTENT_SECURITY_POLICY = {
     "form-action": ["'self'"],
 }
 
+# ACCOUNTS
+# ------------------------------------------------------------------------------
+# django-allauth is the sign-in: by username or e-mail address, sign-out, password reset by
+# e-mail, e-mail verification, password change, second factors (TOTP, WebAuthn security keys
+# and passkeys, recovery codes) and each user's list of sessions, all under /accounts/.
+# See README, "Accounts". https://docs.allauth.org/en/latest/account/configuration.html
+ACCOUNT_ADAPTER = f"{PROJECT_PACKAGE}.users.adapters.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+# An organisation's server usually invites its users (the admin creates them): open sign-up is
+# off unless ACCOUNT_ALLOW_SIGNUPS says otherwise (users/adapters.py).
+ACCOUNT_ALLOW_SIGNUPS = env.bool("ACCOUNT_ALLOW_SIGNUPS", default=False)
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# Anyone may sign up when it is open, so an address is theirs only once they prove it: signing in
+# needs a verified address then, and so does authorising a client (oauth/sign_in.py). Closed,
+# an invited user's address is verified when they first follow a reset or verification link.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory" if ACCOUNT_ALLOW_SIGNUPS else "optional"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{PROJECT_NAME}] "
+# The session lasts SESSION_COOKIE_AGE (below), with no "remember me" box to shorten it.
+ACCOUNT_SESSION_REMEMBER = True
+# A reset or verification page shows no one whether an address has an account.
+ACCOUNT_PREVENT_ENUMERATION = True
+# Second factors: an authenticator app (RFC 6238 TOTP), WebAuthn security keys and passkeys,
+# and one-time recovery codes; a passkey also signs in on its own.
+# https://docs.allauth.org/en/latest/mfa/configuration.html
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+# allauth keeps second factors from accounts whose address nobody proved, lest someone who signed
+# up with another's address lock them out. Here such accounts cannot sign in when sign-up is
+# open (ACCOUNT_EMAIL_VERIFICATION), and when it is closed the administrator created them.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
+MFA_TOTP_ISSUER = PROJECT_NAME
+# WebAuthn needs https, or http on localhost in the local settings.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
+
+# E-MAIL
+# ------------------------------------------------------------------------------
+# Password resets and address verification. EMAIL_URL is one URL, e.g.
+# smtp+tls://user:password@smtp.example.com:587 (smtp+ssl:// for port 465, smtp:// for none);
+# the local settings print e-mails to the console instead, production requires it.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
+EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+vars().update(env.email_url_config(EMAIL_URL))
+# A network that drops packets would otherwise hold the request that sends until the OS gives up.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@{{ cookiecutter.domain_name }}")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # BRUTE-FORCE THROTTLING
 # ------------------------------------------------------------------------------
-# Failed sign-ins (per IP address, per account and address, per account), failed client
-# authentications at the token, revocation and introspection endpoints (per client_id and per
-# IP address) and wrong user codes at the device page (per user and per IP address: RFC 8628
-# §5.1), counted in the cache over fixed windows; at a limit, 429 with Retry-After until the
-# window ends. See {PROJECT_PACKAGE}/middleware/throttling.py and the README's "Security".
-# Several workers need a shared CACHE_URL.
+# Sign-ins, second factors, password resets and verification e-mails: allauth's rate limits,
+# counted in the cache; at a limit, the form says so (failed sign-ins) or 429. A limit is
+# "<count>/<period>/<per>": per ip (address; an IPv6 /64 counts as one), key (the account, or the
+# e-mail address) or user. https://docs.allauth.org/en/latest/account/rate_limits.html
+# Failed sign-ins per address and per account (the typed username or address, lowercased; a
+# second factor's failures per account too): 10 guesses at an account per 15 minutes, far from
+# enough for a 12-character password (NIST SP 800-63B §5.2.2). Anyone can pause an account that
+# way, for 15 minutes: its user can still sign in with a passkey, and a password reset lifts it.
+ACCOUNT_RATE_LIMITS = {
+    # Every sign-in form answered, right or wrong, per address.
+    "login": env.str("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
+    "login_failed": env.str("ACCOUNT_RATE_LIMIT_LOGIN_FAILED", default="50/15m/ip,10/15m/key"),
+    "reset_password": env.str("ACCOUNT_RATE_LIMIT_RESET_PASSWORD", default="20/m/ip,5/m/key"),
+    "reset_password_from_key": "20/m/ip",
+    "signup": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/user",
+}
+# Passkey sign-ins, which have no account to count against: per address.
+MFA_RATE_LIMITS = {"webauthn_login": "10/m/ip"}
+# Failed client authentications at the token, revocation and introspection endpoints (per
+# client_id and per IP address), wrong user codes at the device page (per user and per IP
+# address: RFC 8628 §5.1) and registrations made: the project's own, counted in the cache over
+# fixed windows; at a limit, 429 with Retry-After until the window ends. allauth covers none of
+# these. See {PROJECT_PACKAGE}/middleware/throttling.py and the README's "Security".
+# Several workers need a shared CACHE_URL, for these and allauth's alike.
 THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=15 * 60)
-# One address's failures for one account pause that account for that address only.
-THROTTLE_LOGIN_FAILURES_PER_ACCOUNT_AND_IP = env.int("THROTTLE_LOGIN_FAILURES_PER_ACCOUNT_AND_IP", default=10)
-# Every address's failures for one account: beyond this, only addresses that have not failed for
-# it are still let in. NIST SP 800-63B §5.2.2 caps failed attempts on an account at 100.
-THROTTLE_LOGIN_FAILURES_PER_ACCOUNT = env.int("THROTTLE_LOGIN_FAILURES_PER_ACCOUNT", default=100)
-THROTTLE_LOGIN_FAILURES_PER_IP = env.int("THROTTLE_LOGIN_FAILURES_PER_IP", default=50)
 THROTTLE_CLIENT_FAILURES_PER_CLIENT = env.int("THROTTLE_CLIENT_FAILURES_PER_CLIENT", default=10)
 THROTTLE_CLIENT_FAILURES_PER_IP = env.int("THROTTLE_CLIENT_FAILURES_PER_IP", default=50)
 THROTTLE_USER_CODE_FAILURES_PER_USER = env.int("THROTTLE_USER_CODE_FAILURES_PER_USER", default=5)
@@ -240,7 +320,9 @@ THROTTLE_USER_CODE_FAILURES_PER_IP = env.int("THROTTLE_USER_CODE_FAILURES_PER_IP
 # Client registrations made (RFC 7591, with MCP_READY on): each one is a row anyone may add.
 THROTTLE_REGISTRATIONS_PER_IP = env.int("THROTTLE_REGISTRATIONS_PER_IP", default=20)
 # The request.META key with the client's address: behind a proxy, the header it sets, e.g.
-# HTTP_X_FORWARDED_FOR (its last entry counts). Otherwise every client shares the proxy's.
+# HTTP_X_FORWARDED_FOR (its last entry counts). Otherwise every client shares the proxy's. Both
+# the project's limits and allauth's read the address this way (users/adapters.py), not with
+# allauth's ALLAUTH_TRUSTED_PROXY_COUNT, which would believe the header from anyone.
 THROTTLE_IP_HEADER = env("THROTTLE_IP_HEADER", default="REMOTE_ADDR")
 # The header counts only on a connection from one of these proxies (addresses, or `*` where
 # nothing else can reach the port): anyone else could write any address into it. The same

@@ -15,3 +15,7 @@ DEMO_PAGES_ENABLED = env.bool("DEMO_PAGES_ENABLED", default=True)
 OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"] = env.list(
     "OAUTH_REDIRECT_URI_SCHEMES", default=["http", "https"]
 )
+
+# WebAuthn (security keys, passkeys) on http://localhost and http://127.0.0.1, which browsers
+# treat as secure; production serves https only.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True

@@ -26,6 +26,8 @@ REQUIRED_VARIABLES = {
     "DJANGO_ALLOWED_HOSTS": "the host names clients use, comma-separated",
     "DATABASE_URL": "postgres://...",
     "OAUTH_ISSUER": "https://<your domain>",
+    # Password resets and e-mail verification: without it they would be printed to a log.
+    "EMAIL_URL": "smtp+tls://user:password@smtp.example.com:587",
 }
 MISSING_VARIABLES = [name for name in REQUIRED_VARIABLES if not env.str(name, default="").strip()]
 if MISSING_VARIABLES:

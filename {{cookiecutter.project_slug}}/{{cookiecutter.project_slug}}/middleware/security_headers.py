@@ -13,6 +13,7 @@ registered for the client.
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from oauth2_provider.models import get_application_model
@@ -21,6 +22,10 @@ from ..oauth.common import has_nul
 
 # Characters that would end a source expression or a directive.
 POLICY_SYNTAX = set(" ;,'\"\t\r\n")
+
+# The names of allauth's views (README, "Accounts"): passwords, reset links, TOTP secrets, recovery codes,
+# sessions, all of them personal.
+ACCOUNT_VIEW_PREFIXES = ("account_", "mfa_", "usersessions_")
 
 
 def allow_form_action(request, uri):
@@ -62,6 +67,12 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if match and match.view_name.startswith(ACCOUNT_VIEW_PREFIXES):
+            # Signing in (or again, or a second factor) may lead straight on to the client, through
+            # the authorization request it came from (a client that skips the consent page).
+            next_url = request.GET.get(REDIRECT_FIELD_NAME) or request.POST.get(REDIRECT_FIELD_NAME)
+            allow_form_action(request, registered_redirect_uri(next_url))
         response.headers.setdefault("Content-Security-Policy", policy(request))
         return response
 
@@ -70,8 +81,6 @@ class ContentSecurityPolicyMiddleware:
 # the parameters that carry one in a redirect. No cache on the way and no browser history may
 # keep them: RFC 6749 §5.1, OIDC Core §3.1.3.3, RFC 9700 §4.3.
 NO_STORE_VIEWS = {
-    "login",
-    "admin:login",
     "oauth2_provider:authorize",
     "oauth2_provider:token",
     "oauth2_provider:revoke-token",
@@ -104,6 +113,11 @@ class NoStoreMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
-        if (match and match.view_name in NO_STORE_VIEWS) or carries_a_credential(response):
+        view_name = match.view_name if match else ""
+        if (
+            view_name in NO_STORE_VIEWS
+            or view_name.startswith(ACCOUNT_VIEW_PREFIXES)
+            or carries_a_credential(response)
+        ):
             patch_cache_control(response, no_store=True)
         return response

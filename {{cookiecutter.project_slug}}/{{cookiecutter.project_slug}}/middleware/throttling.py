@@ -1,20 +1,13 @@
 """
-Brute-force throttling of failed sign-ins, failed client authentications and wrong device codes.
+Brute-force throttling of failed client authentications, wrong device codes and registrations.
+
+Sign-ins, second factors, password resets and verification e-mails are django-allauth's to
+limit (ACCOUNT_RATE_LIMITS in settings; README, "Accounts"): this module only gives allauth the
+client's address (client_address) and keeps its pages failing closed while the cache is down.
 
 Failures are counted in Django's cache over fixed windows of THROTTLE_WINDOW_SECONDS. Once a
 count reaches its limit, further attempts are refused with 429 and a Retry-After header until
-the window ends, without checking the password, secret or code.
-
-At the login pages, so that guessing is bounded without letting anyone lock a user out
-(OWASP Authentication Cheat Sheet, "Account Lockout"):
-- per address: its failures for any account;
-- per account and address: its failures for one account pause that account for that address only;
-- per account, from every address, at a much higher limit: once reached, an address that has
-  already failed for the account is refused, while one that has not still has its password checked.
-The account is the username as Django's authentication reads it (stripped, NFKC, as the user
-model normalises it), casefolded, so no spelling of a name escapes its counts. A successful
-sign-in clears that account's failures from that address only: a user signing in never hands
-an attacker a fresh allowance.
+the window ends, without checking the secret or code.
 
 At the endpoints where OAuth clients authenticate: per client_id and per address. A successful
 request of a client clears that client's count. Successes never count.
@@ -24,9 +17,10 @@ right user code clears nothing: anyone can have one, by starting a device flow o
 
 When the cache is unavailable (Redis down, restarting or cut off; it answers within
 CACHE_TIMEOUT_SECONDS or is taken as down), each use has its policy, and none is a 500:
-- sign-ins and user codes fail closed: 503 with Retry-After, a page. Passwords and user codes are
-  short enough to guess, and with no counter nothing would bound the guessing. Users already
-  signed in go on: the authorization endpoint itself needs no cache.
+- sign-ins and the other account pages (allauth's, whose rate limits need the cache) and user
+  codes fail closed: 503 with Retry-After, a page. Passwords, second-factor codes and user codes
+  are short enough to guess, and with no counter nothing would bound the guessing. Users
+  already signed in go on: the authorization endpoint itself needs no cache.
 - client authentications fail open: the request goes on, unthrottled. Client secrets are 256
   random bits or more (create_oauth_client, seed_oauth_clients), which no rate of guessing finds,
   so their limits are a second line; failing closed would stop every token, refresh, revocation
@@ -38,8 +32,7 @@ Each process logs a warning saying so once per OUTAGE_LOG_INTERVAL_SECONDS while
 next request after the cache is back uses it again, with no restart.
 
 Give every worker the same cache (CACHE_URL=redis://...) or each one counts on its own.
-RFC 6749 §10.10 asks for this (credential guessing), NIST SP 800-63B §5.2.2 for sign-ins,
-RFC 8628 §5.1 for user codes, which are short enough to guess.
+RFC 6749 §10.10 asks for this (credential guessing), RFC 8628 §5.1 for user codes, which are short enough to guess.
 
 At the client registration endpoint (RFC 7591 §3, open to anyone): every registration made,
 per address, so that no one fills the client table (RFC 7591 §5, §10.2 of RFC 6819).
@@ -59,13 +52,13 @@ from redis.exceptions import RedisError
 
 from ..oauth.common import basic_client_id, oauth_error
 from .outages import unavailable_json, unavailable_page
+from .security_headers import ACCOUNT_VIEW_PREFIXES
 
 logger = logging.getLogger(__name__)
 
 # The clock the windows are counted by; tests replace it, not time.time for the whole process.
 clock = time.time
 
-LOGIN_VIEWS = {"login", "admin:login"}
 CLIENT_AUTHENTICATION_VIEWS = {
     "oauth2_provider:token",
     "oauth2_provider:revoke-token",
@@ -82,7 +75,7 @@ OUTAGE_LOG_INTERVAL_SECONDS = 60
 # When each process last logged the outage of each use: {use: time.monotonic()}.
 outage_logged_at = {}
 POLICIES = {
-    "sign-in": "sign-ins are refused with 503 (throttling fails closed)",
+    "sign-in": "sign-ins and the other account pages are refused with 503 (throttling fails closed)",
     "user-code": "user codes are refused with 503 (throttling fails closed)",
     "registration": "client registrations are refused with 503 (throttling fails closed)",
     "client": "throttling of client authentication is off (fails open): requests go on unthrottled",
@@ -141,16 +134,21 @@ def over_limit(counters):
     return any(count >= limit for count, (_kind, _value, limit) in zip(counts, counters, strict=True))
 
 
-def client_ip(request):
-    # Behind a proxy, THROTTLE_IP_HEADER names the header it sets; its last entry is the
-    # address the proxy itself saw, which the client cannot forge. A client that reaches the
-    # server directly could write anything there: the header counts only from a trusted proxy.
+def client_address(request):
+    """The client's IP address: behind a proxy, THROTTLE_IP_HEADER names the header it sets; its
+    last entry is the address the proxy itself saw, which the client cannot forge. A client that
+    reaches the server directly could write anything there: the header counts only from a
+    trusted proxy (FORWARDED_ALLOW_IPS)."""
     peer = request.META.get("REMOTE_ADDR", "")
     trusted = settings.THROTTLE_TRUSTED_PROXIES
     if settings.THROTTLE_IP_HEADER == "REMOTE_ADDR" or not ("*" in trusted or peer in trusted):
-        address = peer
-    else:
-        address = request.META.get(settings.THROTTLE_IP_HEADER, "").rsplit(",", 1)[-1].strip() or peer
+        return peer
+    return request.META.get(settings.THROTTLE_IP_HEADER, "").rsplit(",", 1)[-1].strip() or peer
+
+
+def client_ip(request):
+    """What the limits count by: the client's address, an IPv6 /64 as one."""
+    address = client_address(request)
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
@@ -162,34 +160,9 @@ def client_ip(request):
 
 
 def account_name(username):
-    """The account a typed username signs in to: what AuthenticationForm's UsernameField (strip,
-    then NFKC via the user model's normalize_username) makes of it, casefolded."""
+    """A username as the user model normalises it (stripped, NFKC), casefolded: one counter for
+    every spelling of a name."""
     return get_user_model().normalize_username((username or "").strip()).casefold()
-
-
-def account_at_address(account, address):
-    return f"{account}\n{address}" if account else ""
-
-
-def sign_in_failures(request, username):
-    """The (kind, value) of every counter a failed sign-in for `username` from this request adds to."""
-    account, address = account_name(username), client_ip(request)
-    return [
-        ("login-ip", address),
-        ("login-account-ip", account_at_address(account, address)),
-        ("login-account", account),
-    ]
-
-
-def sign_in_refused(request, username):
-    """Whether a sign-in is refused before its password is checked."""
-    by_ip, by_account_at_ip, by_account = failure_counts(sign_in_failures(request, username))
-    return (
-        by_ip >= settings.THROTTLE_LOGIN_FAILURES_PER_IP
-        or by_account_at_ip >= settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT_AND_IP
-        # Under attack from many addresses, an account still lets in an address that has not failed for it.
-        or (by_account >= settings.THROTTLE_LOGIN_FAILURES_PER_ACCOUNT and by_account_at_ip > 0)
-    )
 
 
 def client_id_of(request):
@@ -270,14 +243,6 @@ class BruteForceThrottleMiddleware:
         if request.method != "POST":
             return None
         view_name = self.view_name(request)
-        if view_name in LOGIN_VIEWS:
-            try:
-                refused = sign_in_refused(request, request.POST.get("username"))
-            except CACHE_ERRORS as error:
-                cache_unavailable("sign-in", error)
-                return unavailable_page()
-            if refused:
-                return too_many_attempts(request, "registration/too_many_attempts.html")
         if view_name in CLIENT_AUTHENTICATION_VIEWS:
             try:
                 refused = over_limit(client_counters(request))
@@ -304,6 +269,16 @@ class BruteForceThrottleMiddleware:
                 return too_many_registrations()
         return None
 
+    def process_exception(self, request, exception):
+        # allauth's rate limits read and write the cache in its views: with the cache down, its
+        # pages answer 503 rather than go on unlimited (or 500).
+        if isinstance(exception, CACHE_ERRORS) and (self.view_name(request) or "").startswith(
+            ACCOUNT_VIEW_PREFIXES
+        ):
+            cache_unavailable("sign-in", exception)
+            return unavailable_page()
+        return None
+
     @staticmethod
     def view_name(request):
         match = getattr(request, "resolver_match", None)
@@ -326,26 +301,3 @@ class BruteForceThrottleMiddleware:
             for kind, value, _limit in user_code_counters(request):
                 if value:
                     record_failure(kind, value)
-
-
-# Connected to Django's sign-in signals in users/apps.py.
-
-
-def count_failed_sign_in(sender, credentials, request=None, **kwargs):
-    if request is None:
-        return
-    username = credentials.get(get_user_model().USERNAME_FIELD, "")
-    try:
-        for kind, value in sign_in_failures(request, username):
-            if value:
-                record_failure(kind, value)
-    except CACHE_ERRORS as error:  # down since process_view checked it
-        cache_unavailable("counting", error)
-
-
-def forget_failed_sign_ins(sender, request, user, **kwargs):
-    account = account_name(user.get_username())
-    try:
-        forget_failures("login-account-ip", account_at_address(account, client_ip(request)))
-    except CACHE_ERRORS as error:
-        cache_unavailable("counting", error)

@@ -8,11 +8,9 @@ class OAuthConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
-        from django.contrib.auth.signals import user_logged_in
         from django.db.backends.signals import connection_created
 
         from . import checks  # noqa: F401  (registers the system checks)
-        from .authorization import record_sign_in_time
         from .signing_keys import load_signing_keys
         from .sqlite import keep_database_files_private
         from .token_cache import connect_signals
@@ -24,5 +22,3 @@ class OAuthConfig(AppConfig):
         load_signing_keys(
             settings.OAUTH2_PROVIDER, settings.OIDC_RSA_PRIVATE_KEY_FILE, settings.OIDC_INACTIVE_KEYS_DIR
         )
-        # OIDC Core §2 auth_time: when this session signed in, whichever page signed it in.
-        user_logged_in.connect(record_sign_in_time, dispatch_uid="record-sign-in-time")

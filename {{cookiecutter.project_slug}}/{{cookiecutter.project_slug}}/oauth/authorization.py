@@ -1,6 +1,6 @@
 """
 The authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2; OpenID Connect Core 1.0 §3.1.2): the
-first thing a user's browser reaches. It signs the user in (the login page), asks for consent
+first thing a user's browser reaches. It signs the user in (allauth's pages, sign_in.py), asks for consent
 (templates/oauth2_provider/authorize.html), and redirects back to the client with a code or an error.
 
 A request (GET, or POST from the client's own form) goes: `AuthorizationView.dispatch` refuses
@@ -12,11 +12,11 @@ renders the consent page, whose form posts back here, and DOT creates the code.
 
 import json
 import re
-from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import QueryDict
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -28,10 +28,14 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import jwk_from_pem
 from oauthlib.oauth2.rfc6749 import errors
-from oauthlib.openid.connect.core.exceptions import RequestNotSupported, RequestURINotSupported
+from oauthlib.openid.connect.core.exceptions import (
+    InteractionRequired,
+    RequestNotSupported,
+    RequestURINotSupported,
+)
 
 from ..middleware.security_headers import allow_form_action
-from . import claims
+from . import claims, sign_in
 from .common import has_nul
 from .consent import consent_on_record
 
@@ -39,9 +43,6 @@ from .consent import consent_on_record
 # Allow button DOT's `allow`: a POST with either answers the consent page. Any other POST is an
 # authorization request.
 CONSENT_ANSWER_FIELDS = {"consent_form", "allow"}
-
-# OIDC Core §2 auth_time: when this session signed in, as a POSIX timestamp.
-SIGNED_IN_AT_SESSION_KEY = "oauth_signed_in_at"
 
 
 class ConsentPrompt(Exception):
@@ -53,28 +54,10 @@ def prompt_values(request):
     return set(request.GET.get("prompt", "").split())
 
 
-def record_sign_in_time(sender, request, user, **kwargs):
-    """user_logged_in receiver (OAuthConfig.ready): the session keeps the time it signed in.
-
-    Not last_login, which the user's sign-in on another device moves (OIDC Core §2: auth_time is
-    when the End-User authenticated). Django's own receiver, connected before this one by the auth
-    app, has just set last_login to this sign-in's time: one clock reading for both.
-    """
-    if request is not None:
-        signed_in_at = getattr(user, "last_login", None) or timezone.now()
-        request.session[SIGNED_IN_AT_SESSION_KEY] = int(signed_in_at.timestamp())
-
-
-def session_signed_in_at(request):
-    """When this session signed in; None for a session signed in before that was recorded."""
-    timestamp = request.session.get(SIGNED_IN_AT_SESSION_KEY)
-    return datetime.fromtimestamp(timestamp, UTC) if isinstance(timestamp, int) else None
-
-
 def signed_in_longer_ago_than(request, max_age):
     if max_age is None:
         return False
-    signed_in_at = session_signed_in_at(request)
+    signed_in_at = sign_in.signed_in_at(request)
     return signed_in_at is None or (timezone.now() - signed_in_at).total_seconds() > int(max_age)
 
 
@@ -149,6 +132,13 @@ class AuthorizationView(oauth2_views.AuthorizationView):
                 return self.error_to_client(errors.LoginRequired)
             if "none" not in prompt:
                 return self.sign_in_again()
+        # With open sign-up, a verified e-mail address first (sign_in.py); prompt=none shows no page.
+        if request.user.is_authenticated and sign_in.email_verification_required(request.user):
+            if "none" in prompt:
+                return self.error_to_client(
+                    InteractionRequired, description="The e-mail address is not verified."
+                )
+            return sign_in.ask_to_verify_email(request)
         # OIDC Core §3.1.2.1 id_token_hint: a positive answer only for the user the ID token names
         # (oauthlib's validate_user_match, which DOT answers True, never sees the session's user).
         id_token_hint = request.GET.get("id_token_hint")
@@ -200,7 +190,7 @@ class AuthorizationView(oauth2_views.AuthorizationView):
             raise ConsentPrompt
         # For the validator, which creates the code: OIDC Core §2 auth_time, stored for the token
         # endpoint, and whether the user just allowed the request on the consent page, remembered then.
-        credentials["signed_in_at"] = session_signed_in_at(request)
+        credentials["signed_in_at"] = sign_in.signed_in_at(request)
         credentials["consent_given"] = self.answers_consent
         return super().create_authorization_response(request, scopes, credentials, allow)
 
@@ -210,14 +200,20 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         return self.sign_in_again()
 
     def sign_in_again(self):
-        """The login form, even when signed in; then this request without what signing in satisfied."""
+        """The sign-in page, or for a signed-in user allauth's re-authentication (a real one: its
+        password or second factor again); then this request without what signing in satisfied."""
         query = self.request.GET.copy()
         query.pop("max_age", None)
         query.pop("prompt", None)
         other_prompts = prompt_values(self.request) - {"login"}
         if other_prompts:
             query["prompt"] = " ".join(sorted(other_prompts))
-        return redirect_to_login(f"{self.request.path}?{query.urlencode()}", self.get_login_url())
+        next_url = f"{self.request.path}?{query.urlencode()}"
+        if self.request.user.is_authenticated:
+            reauthentication = sign_in.reauthentication_url(self.request, next_url)
+            if reauthentication is not None:
+                return redirect(reauthentication)
+        return redirect_to_login(next_url, self.get_login_url())
 
     def error_to_client(self, error_class, **kwargs):
         """OIDC Core §3.1.2.6: an error for the client, sent once its redirect URI is known to be registered."""

@@ -1,12 +1,11 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from ..oauth import consent
-from . import views
 
 urlpatterns = [
-    path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The clients the user allowed, and withdrawing that consent (oauth/consent.py).
     path("consents/", consent.ConsentsView.as_view(), name="consents"),
+    # django-allauth: sign-in and out, sign-up, passwords, e-mail addresses, second factors
+    # (/accounts/2fa/), sessions (/accounts/sessions/). README, "Accounts".
+    path("", include("allauth.urls")),
 ]
