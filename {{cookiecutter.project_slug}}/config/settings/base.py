@@ -456,6 +456,8 @@ OAUTH2_PROVIDER = {
     "OAUTH2_BACKEND_CLASS": f"{PROJECT_PACKAGE}.oauth.server.OAuthLibCore",
     "OIDC_SERVER_CLASS": f"{PROJECT_PACKAGE}.oauth.server.Server",
     "OAUTH2_VALIDATOR_CLASS": f"{PROJECT_PACKAGE}.oauth.validator.Validator",
+    # The client admin with the project's per-client policies in its list (oauth/admin.py).
+    "APPLICATION_ADMIN_CLASS": f"{PROJECT_PACKAGE}.oauth.admin.ApplicationAdmin",
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
     "ACCESS_TOKEN_GENERATOR": ACCESS_TOKEN_GENERATORS.get(OAUTH_ACCESS_TOKEN_FORMAT),

@@ -6,17 +6,25 @@ first thing a user's browser reaches. It signs the user in (allauth's pages, sig
 A request (GET, or POST from the client's own form) goes: `AuthorizationView.dispatch` refuses
 request objects, `get` checks what DOT leaves out (NUL bytes, OIDC's prompt, max_age and
 id_token_hint), then DOT validates the client, redirect URI, scopes and PKCE through oauthlib
-(server.py, validator.py). A consent on record (consent.py) answers at once; otherwise DOT
-renders the consent page, whose form posts back here, and DOT creates the code.
+(server.py, validator.py). Before the consent page, and again before any code, the session's
+authentication must meet what the client and the request ask for (acr_values, an essential acr,
+Application.requires_multi_factor: authentication_context.py); a user with a second factor is
+sent to allauth's MFA reauthentication and back, one without is asked to enrol. A consent on
+record (consent.py) answers at once; otherwise DOT renders the consent page, whose form posts
+back here, and DOT creates the code.
 """
 
+import dataclasses
 import json
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from allauth.account.adapter import get_adapter as get_account_adapter
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
-from django.http import QueryDict
-from django.shortcuts import redirect
+from django.http import HttpResponseRedirect, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -35,7 +43,8 @@ from oauthlib.openid.connect.core.exceptions import (
 )
 
 from ..middleware.security_headers import allow_form_action
-from . import claims, sign_in
+from . import authentication_context, claims, sign_in
+from .authentication_context import Shortfall
 from .common import has_nul
 from .consent import consent_on_record
 
@@ -47,6 +56,38 @@ CONSENT_ANSWER_FIELDS = {"consent_form", "allow"}
 
 class ConsentPrompt(Exception):
     """Raised where DOT would skip the consent page that prompt=consent asks for."""
+
+
+class AuthenticationShortfall(Exception):
+    """Raised where a code would be issued to a session that lacks a second factor the client or
+    the request asks for (authentication_context.Shortfall)."""
+
+    def __init__(self, shortfall, application):
+        super().__init__(shortfall.value)
+        self.shortfall = shortfall
+        self.application = application
+
+
+class UnmetAuthenticationRequirements(errors.OAuth2Error):
+    """
+    OpenID Connect Core Error Code unmet_authentication_requirements 1.0 §2: the error for an
+    essential acr (OIDC Core §5.5.1.1) this server cannot meet, which OIDC Core treats as a
+    failed authentication. oauthlib has no class for it.
+    https://openid.net/specs/openid-connect-unmet-authentication-requirements-1_0.html
+    """
+
+    error = "unmet_authentication_requirements"
+    description = "The sign-in cannot reach the authentication context class the client requires (acr)."
+
+
+def as_claims_request(claims_request):
+    """The claims request as DOT hands it on: parsed (server.py) on the request, JSON on the consent form."""
+    if isinstance(claims_request, str):
+        try:
+            claims_request = json.loads(claims_request)
+        except (ValueError, RecursionError):
+            return {}
+    return claims_request if isinstance(claims_request, dict) else {}
 
 
 def prompt_values(request):
@@ -115,7 +156,10 @@ class AuthorizationView(oauth2_views.AuthorizationView):
 
     def post(self, request, *args, **kwargs):
         if self.answers_consent:
-            return super().post(request, *args, **kwargs)
+            try:
+                return super().post(request, *args, **kwargs)
+            except AuthenticationShortfall as raised:
+                return self.answer_shortfall(raised.shortfall, raised.application)
         return self.get(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
@@ -151,12 +195,28 @@ class AuthorizationView(oauth2_views.AuthorizationView):
             if subject != claims.subject(request.user):
                 return self.error_to_client(errors.LoginRequired, description="Signed in as another user.")
         try:
+            return self.answer(request, prompt, *args, **kwargs)
+        except AuthenticationShortfall as raised:
+            return self.answer_shortfall(raised.shortfall, raised.application)
+
+    def answer(self, request, prompt, *args, **kwargs):
+        try:
             response = super().get(request, *args, **kwargs)
         except ConsentPrompt:
             return self.render_to_response(self.get_context_data(**self.oauth2_data))
         if response.status_code != 200:
             # A code (skip_authorization), or an error.
             return response
+        # Before any page asks for consent, the second factor (or the error) the request asks for.
+        application = self.oauth2_data["application"]
+        level_request = self.level_request(self.oauth2_data.get("claims"))
+        shortfall = authentication_context.shortfall(
+            request, application, level_request, self.session_authentication()
+        )
+        if shortfall is Shortfall.UNMET:
+            return self.error_to_client(UnmetAuthenticationRequirements)
+        if shortfall is not None:
+            raise AuthenticationShortfall(shortfall, application)
         # DOT would ask for consent. Asked before: the consent form's answer, Allow, as the user gave it.
         remembered = self.get_form_class()(data={**self.get_initial(), "allow": True})
         application, scopes = self.oauth2_data["application"], self.oauth2_data["scopes"]
@@ -188,11 +248,67 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         # OIDC Core §3.1.2.1: prompt=consent asks even a client that may skip the consent page.
         if not self.answers_consent and "consent" in prompt_values(request):
             raise ConsentPrompt
-        # For the validator, which creates the code: OIDC Core §2 auth_time, stored for the token
-        # endpoint, and whether the user just allowed the request on the consent page, remembered then.
-        credentials["signed_in_at"] = sign_in.signed_in_at(request)
+        if allow:
+            credentials["authentication"] = self.checked_authentication(credentials)
+        # For the validator, which creates the code: whether the user just allowed the request on
+        # the consent page, remembered then.
         credentials["consent_given"] = self.answers_consent
         return super().create_authorization_response(request, scopes, credentials, allow)
+
+    def session_authentication(self):
+        return authentication_context.of_session(self.request)
+
+    def level_request(self, claims_request):
+        """The acr levels this request asks for: acr_values, and an acr in the claims request."""
+        return authentication_context.Request.of(
+            self.request.GET.get("acr_values"), as_claims_request(claims_request)
+        )
+
+    def checked_authentication(self, credentials):
+        """
+        How the user authenticated to this session (OIDC Core §2 auth_time, amr, acr), stored with
+        the code for its ID tokens (validator.py), once it meets what the client and the request
+        ask for: every code is issued here, with the consent page or without it.
+        """
+        application = get_application_model().objects.get(client_id=credentials["client_id"])
+        level_request = self.level_request(credentials.get("claims"))
+        authentication = self.session_authentication()
+        shortfall = authentication_context.shortfall(self.request, application, level_request, authentication)
+        if shortfall is Shortfall.UNMET:
+            error = UnmetAuthenticationRequirements(state=credentials.get("state"))
+            raise OAuthToolkitError(error, redirect_uri=credentials["redirect_uri"])
+        if shortfall is not None:
+            raise AuthenticationShortfall(shortfall, application)
+        return dataclasses.replace(authentication, level=level_request.reported_level(authentication))
+
+    def answer_shortfall(self, shortfall, application):
+        """The way to the second factor a client or request asks for (authentication_context.py)."""
+        if "none" in prompt_values(self.request):
+            # OIDC Core §3.1.2.6: a page would be needed, which prompt=none forbids.
+            return self.error_to_client(InteractionRequired)
+        if shortfall is Shortfall.ENROLMENT:
+            context = {
+                "application": application,
+                "enrol_url": reverse("mfa_index"),
+                "continue_url": self.authorization_request_path(),
+            }
+            return render(self.request, "oauth2_provider/second_factor_required.html", context, status=403)
+        if self.session_authentication().level is None:
+            # Signed in where allauth kept no record (before it was installed): a second factor
+            # alone would not make two, so the whole sign-in, whose MFA stage asks for it.
+            return self.sign_in_again()
+        # allauth's reauthentication with the user's second factor (TOTP or recovery code, or a
+        # WebAuthn key), which returns to `next`: this authorization request.
+        methods = get_account_adapter(self.request).get_reauthentication_methods(self.request.user)
+        urls = [method["url"] for method in methods if method["id"].startswith("mfa_reauthenticate")]
+        url = urls[0] if urls else reverse("mfa_reauthenticate")
+        return HttpResponseRedirect(
+            f"{url}?{urlencode({REDIRECT_FIELD_NAME: self.authorization_request_path()})}"
+        )
+
+    def authorization_request_path(self):
+        """This authorization request as a GET, also when it arrived by POST."""
+        return f"{self.request.path}?{self.request.GET.urlencode()}"
 
     def handle_no_permission(self):
         if {"none", "create"} & prompt_values(self.request):

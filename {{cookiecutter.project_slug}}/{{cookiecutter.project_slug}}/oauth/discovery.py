@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.settings import oauth2_settings
 
+from .authentication_context import LEVELS
 from .common import DEVICE_CODE_GRANT
 
 # OIDC Core §6 request objects are refused (authorization.py). OIDC Discovery 1.0 §3: an absent
@@ -73,6 +74,9 @@ class OpenIDConfigurationView(
         # OIDC Discovery 1.0 §3 (absent means false): the claims request parameter of OIDC Core
         # §5.5 is checked (server.py) and honoured within the granted scopes (claims.py).
         document["claims_parameter_supported"] = True
+        # OIDC Discovery 1.0 §3: the acr levels an authorization request may ask for, lowest first
+        # (authentication_context.py).
+        document["acr_values_supported"] = list(LEVELS)
         # RFC 8414 §2 metadata, which OIDC Discovery 1.0 §3 admits too: a client configured
         # from this document alone can also revoke (RFC 7009) and introspect (RFC 7662).
         auth_methods = oauth2_settings.OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED

@@ -36,6 +36,14 @@ class Application(AbstractApplication):
         help_text="Show the consent page on every authorization request, even for scopes the user has allowed.",
     )
 
+    # OIDC Core §2 acr: a client whose users must sign in with a second factor (authorization.py,
+    # authentication_context.py); users without one are asked to enrol first.
+    requires_multi_factor = models.BooleanField(
+        default=False,
+        help_text="Users of this client must have a second factor (an authenticator app or a security key) "
+        "and use it before a code is issued; a password-only session is asked for it first.",
+    )
+
     # An admin's way to stop a client, a registered one above all (registration.py), at once.
     is_disabled = models.BooleanField(
         default=False,
@@ -102,21 +110,28 @@ class Consent(models.Model):
         return f"{self.user} allowed {self.application}: {self.scope}"
 
 
-class SignInTime(models.Model):
+class SignIn(models.Model):
     """
-    When the user signed in to the session that authorized a code (OIDC Core §2 auth_time),
-    for the ID tokens of that code and of the refresh tokens issued for it (OIDC Core §12.2:
-    the same auth_time). Keyed by the code's refresh-token family
-    (validator.token_family_of_code), which rotation keeps.
+    How the user authenticated to the session that authorized a code (authentication_context.py):
+    the ID token's auth_time, amr and acr (OIDC Core §2), for the ID tokens of that code and of
+    the refresh tokens issued for it (OIDC Core §12.2: the same auth_time, and the same
+    authentication). Keyed by the code's refresh-token family (validator.token_family_of_code),
+    which rotation keeps.
     """
 
     token_family = models.UUIDField(unique=True)
-    signed_in_at = models.DateTimeField()
+    authenticated_at = models.DateTimeField()
+    # RFC 8176 values; empty where the session has no record of its methods.
+    methods = models.JSONField(default=list)
+    # authentication_context.LEVELS; empty where the session has no record of its methods.
+    level = models.CharField(max_length=32, blank=True)
     # The last ID token issued with it; rows unused for longer than a refresh token lives are pruned.
     used_at = models.DateTimeField(auto_now=True, db_index=True)
 
     def __str__(self):
-        return f"Signed in at {self.signed_in_at:%Y-%m-%d %H:%M:%S} (token family {self.token_family})"
+        return (
+            f"Authenticated at {self.authenticated_at:%Y-%m-%d %H:%M:%S} (token family {self.token_family})"
+        )
 
 
 class TokenGeneration(models.Model):

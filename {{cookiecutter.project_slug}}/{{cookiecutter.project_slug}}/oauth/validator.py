@@ -5,7 +5,7 @@ naming the section it implements; the claims it releases are in claims.py.
 """
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -15,9 +15,10 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from . import claims, token_cache
+from .authentication_context import Authentication
 from .common import has_nul, lock_rows, token_checksum
 from .consent import remember_consent
-from .models import SignInTime
+from .models import SignIn
 
 # An authorization code's refresh tokens form a family named after the code (uuid5 in this
 # namespace), so that a replay of the code finds and revokes them (RFC 6749 §4.1.2).
@@ -88,17 +89,20 @@ class Validator(oauth2_validators.OAuth2Validator):
         # the scopes as validated, once the code exists.
         if getattr(request, "consent_given", False) is True:
             remember_consent(request.user, request.client, request.scopes)
-        # OIDC Core §2 auth_time: when the session that authorized the code signed in
-        # (AuthorizationView.create_authorization_response), for the ID tokens of the code's family.
-        signed_in_at = getattr(request, "signed_in_at", None)
-        if isinstance(signed_in_at, datetime):
+        # OIDC Core §2 auth_time, amr, acr: how the user authenticated to the session that authorized
+        # the code (AuthorizationView.create_authorization_response), for the ID tokens of its family.
+        authentication = getattr(request, "authentication", None)
+        if isinstance(authentication, Authentication) and authentication.authenticated_at is not None:
             # A family unused for longer than a refresh token lives has no live token left.
             lifetime = (
                 oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS + oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
             )
-            SignInTime.objects.filter(used_at__lt=timezone.now() - timedelta(seconds=lifetime)).delete()
-            SignInTime.objects.create(
-                token_family=token_family_of_code(code["code"]), signed_in_at=signed_in_at
+            SignIn.objects.filter(used_at__lt=timezone.now() - timedelta(seconds=lifetime)).delete()
+            SignIn.objects.create(
+                token_family=token_family_of_code(code["code"]),
+                authenticated_at=authentication.authenticated_at,
+                methods=list(authentication.methods),
+                level=authentication.level or "",
             )
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
@@ -139,15 +143,20 @@ class Validator(oauth2_validators.OAuth2Validator):
 
     def get_id_token_dictionary(self, token, token_handler, request):
         id_token, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
-        # auth_time: when the session that authorized the code signed in, also in the ID tokens of
-        # its refresh tokens (§12.2), not DOT's last_login, which a sign-in elsewhere moves.
+        # auth_time, amr and acr: how the user authenticated to the session that authorized the
+        # code (authentication_context.py), also in the ID tokens of its refresh tokens (§12.2);
+        # not DOT's last_login, which a sign-in elsewhere moves.
         if request.grant_type == "authorization_code":
             family = token_family_of_code(request.code)
         else:
             family = getattr(getattr(request, "refresh_token_instance", None), "token_family", None)
-        sign_in = SignInTime.objects.filter(token_family=family).first() if family else None
+        sign_in = SignIn.objects.filter(token_family=family).first() if family else None
         if sign_in is not None:
-            id_token["auth_time"] = int(sign_in.signed_in_at.timestamp())
+            id_token["auth_time"] = int(sign_in.authenticated_at.timestamp())
+            if sign_in.methods:
+                id_token["amr"] = sign_in.methods
+            if sign_in.level:
+                id_token["acr"] = sign_in.level
             sign_in.save(update_fields=["used_at"])
         return id_token, expiration_time
 
@@ -168,6 +177,10 @@ class Validator(oauth2_validators.OAuth2Validator):
 
     def get_additional_claims(self):
         return claims.STANDARD_CLAIMS
+
+    def get_discovery_claims(self, request):
+        # OIDC Discovery 1.0 §3 claims_supported: also the ID token's claims about the authentication.
+        return [*super().get_discovery_claims(request), "auth_time", "acr", "amr"]
 
     def subject_of(self, request):
         """The `sub` claim of request.user, as the ID token and UserInfo release it."""
