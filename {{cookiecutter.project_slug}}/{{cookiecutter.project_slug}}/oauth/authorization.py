@@ -95,11 +95,17 @@ def prompt_values(request):
     return set(request.GET.get("prompt", "").split())
 
 
-def signed_in_longer_ago_than(request, max_age):
+def session_authentication(request):
+    """How the user authenticated to this session: the ID token's auth_time, amr and acr."""
+    return authentication_context.of_session(request)
+
+
+def authenticated_longer_ago_than(request, max_age):
+    """OIDC Core §3.1.2.1 max_age, measured from the same moment as the ID token's auth_time."""
     if max_age is None:
         return False
-    signed_in_at = sign_in.signed_in_at(request)
-    return signed_in_at is None or (timezone.now() - signed_in_at).total_seconds() > int(max_age)
+    authenticated_at = sign_in.signed_in_at(request)
+    return authenticated_at is None or (timezone.now() - authenticated_at).total_seconds() > int(max_age)
 
 
 def id_token_subject(id_token, issuer):
@@ -171,7 +177,7 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         if max_age is not None and not re.fullmatch(r"[0-9]{1,9}", max_age):
             return self.error_to_client(errors.InvalidRequestError, description="max_age is not a number.")
         # OIDC Core §3.1.2.1: prompt=login and an older sign-in than max_age ask the user to sign in again.
-        if "login" in prompt or signed_in_longer_ago_than(request, max_age):
+        if "login" in prompt or authenticated_longer_ago_than(request, max_age):
             if prompt == {"none"}:
                 return self.error_to_client(errors.LoginRequired)
             if "none" not in prompt:
@@ -211,7 +217,7 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         application = self.oauth2_data["application"]
         level_request = self.level_request(self.oauth2_data.get("claims"))
         shortfall = authentication_context.shortfall(
-            request, application, level_request, self.session_authentication()
+            request, application, level_request, session_authentication(request)
         )
         if shortfall is Shortfall.UNMET:
             return self.error_to_client(UnmetAuthenticationRequirements)
@@ -255,9 +261,6 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         credentials["consent_given"] = self.answers_consent
         return super().create_authorization_response(request, scopes, credentials, allow)
 
-    def session_authentication(self):
-        return authentication_context.of_session(self.request)
-
     def level_request(self, claims_request):
         """The acr levels this request asks for: acr_values, and an acr in the claims request."""
         return authentication_context.Request.of(
@@ -272,7 +275,7 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         """
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         level_request = self.level_request(credentials.get("claims"))
-        authentication = self.session_authentication()
+        authentication = session_authentication(self.request)
         shortfall = authentication_context.shortfall(self.request, application, level_request, authentication)
         if shortfall is Shortfall.UNMET:
             error = UnmetAuthenticationRequirements(state=credentials.get("state"))
@@ -293,7 +296,7 @@ class AuthorizationView(oauth2_views.AuthorizationView):
                 "continue_url": self.authorization_request_path(),
             }
             return render(self.request, "oauth2_provider/second_factor_required.html", context, status=403)
-        if self.session_authentication().level is None:
+        if session_authentication(self.request).level is None:
             # Signed in where allauth kept no record (before it was installed): a second factor
             # alone would not make two, so the whole sign-in, whose MFA stage asks for it.
             return self.sign_in_again()
