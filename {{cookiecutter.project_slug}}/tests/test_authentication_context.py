@@ -2,7 +2,7 @@
 What the ID token says about the authentication: amr (RFC 8176), acr and auth_time (OpenID Connect
 Core §2), acr_values and an essential acr (§3.1.2.1, §5.5.1.1), and Application.requires_multi_factor.
 Sessions are signed in through allauth's own pages; TOTP codes are computed with allauth's TOTP
-functions. Code: oauth/authentication_context.py, oauth/authorization.py, oauth/validator.py.
+functions, WebAuthn answered by tests/webauthn_authenticator.py. Code: oauth/authentication_context.py, oauth/authorization.py, oauth/validator.py.
 """
 
 import json
@@ -14,8 +14,10 @@ import pytest
 from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.core.checks import run_checks
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_grant_model
 
@@ -27,6 +29,7 @@ from .conftest import (
     token_request,
     verify_id_token,
 )
+from .webauthn_authenticator import SoftwareAuthenticator
 
 pytestmark = pytest.mark.django_db
 
@@ -150,6 +153,80 @@ def test_refresh_issued_id_tokens_keep_the_original_authentication(client, user,
             original["acr"],
             original["auth_time"],
         )
+
+
+# WebAuthn: a security key as second factor, a passkey alone
+
+# WebAuthn needs a secure origin: http://localhost is one (W3C WebAuthn §5.1.3, fido2's check).
+WEBAUTHN_ORIGIN = "http://localhost"
+
+
+@pytest.fixture
+def browser():
+    return Client(HTTP_HOST="localhost")
+
+
+def enrol_security_key(browser, user, passwordless=False):
+    """Add a WebAuthn key on allauth's page (which asks for the password again first)."""
+    add = "/accounts/2fa/webauthn/add/"
+    assert browser.post("/accounts/reauthenticate/", {"password": PASSWORD, "next": add})["Location"] == add
+    key = SoftwareAuthenticator(WEBAUTHN_ORIGIN)
+    credential = key.create(browser.get(add).context["js_data"]["creation_options"])
+    fields = {
+        "name": "test key",
+        "credential": credential,
+        **({"passwordless": "on"} if passwordless else {}),
+    }
+    assert browser.post(add, fields).status_code == 302
+    return key
+
+
+def test_a_security_key_at_sign_in_adds_hwk_user_and_mfa(browser, user, demo_client, exchange):
+    sign_in(browser, user)
+    key = enrol_security_key(browser, user)
+    browser.post("/accounts/logout/")
+    request = AuthorizationRequest(demo_client.client_id)
+    response = browser.post(
+        "/accounts/login/", {"login": user.username, "password": PASSWORD, "next": request.url}
+    )
+    mfa_page = browser.get(response["Location"])
+    answer = key.get(mfa_page.context["js_data"]["request_options"])
+    assert browser.post(response["Location"], {"credential": answer})["Location"] == request.url
+    claims = id_token_claims(browser, exchange, request, consent(browser, request))
+    assert claims["amr"] == ["hwk", "mfa", "pwd", "user"]
+    assert claims["acr"] == MULTI_FACTOR
+
+
+def test_a_passkey_sign_in_is_multi_factor_without_a_password(browser, user, demo_client, exchange):
+    """A passkey sign-in needs the authenticator's user verification (allauth asks for it, fido2
+    checks the flag): the key and a PIN or biometric, two factors, neither of them `pwd`."""
+    sign_in(browser, user)
+    key = enrol_security_key(browser, user, passwordless=True)
+    browser.post("/accounts/logout/")
+    login = "/accounts/2fa/webauthn/login/"
+    options = browser.get(login, HTTP_X_REQUESTED_WITH="XMLHttpRequest").json()["request_options"]
+    assert options["publicKey"]["userVerification"] == "required"
+    assert browser.post(login, {"credential": key.get(options)}).status_code == 302
+    request = AuthorizationRequest(demo_client.client_id)
+    claims = id_token_claims(browser, exchange, request, consent(browser, request))
+    assert claims["amr"] == ["hwk", "mfa", "user"]
+    assert claims["acr"] == MULTI_FACTOR
+
+
+def test_a_user_with_a_security_key_only_steps_up_with_it(browser, user, demo_client, exchange):
+    sign_in(browser, user)
+    key = enrol_security_key(browser, user)
+    # Only the key: allauth's code page would not do, so its WebAuthn page.
+    request = AuthorizationRequest(demo_client.client_id)
+    response = browser.get(url_of(request, acr_values=MULTI_FACTOR))
+    reauthenticate = "/accounts/2fa/webauthn/reauthenticate/"
+    assert response["Location"].startswith(f"{reauthenticate}?next=")
+    options = browser.get(response["Location"]).context["js_data"]["request_options"]
+    back = browser.post(response["Location"], {"credential": key.get(options)})["Location"]
+    assert back == url_of(request, acr_values=MULTI_FACTOR)
+    claims = id_token_claims(browser, exchange, request, consent(browser, request, back))
+    assert claims["amr"] == ["hwk", "mfa", "pwd", "user"]
+    assert claims["acr"] == MULTI_FACTOR
 
 
 # acr_values: OIDC Core §3.1.2.1
@@ -391,3 +468,10 @@ def test_sign_in_times_recorded_before_keep_their_auth_time():
     migrated = after.loader.project_state(after.loader.graph.leaf_nodes()).apps.get_model("oauth", "SignIn")
     sign_in = migrated.objects.get(token_family=row.token_family)
     assert (sign_in.authenticated_at, sign_in.methods, sign_in.level) == (signed_in_at, [], "")
+
+
+def test_a_setting_that_turns_mfa_reauthentication_off_fails_the_system_check(settings):
+    settings.ACCOUNT_REAUTHENTICATION_METHODS = ["password"]
+    assert "oauth.E004" in [message.id for message in run_checks()]
+    settings.ACCOUNT_REAUTHENTICATION_METHODS = ["password", "mfa"]
+    assert "oauth.E004" not in [message.id for message in run_checks()]

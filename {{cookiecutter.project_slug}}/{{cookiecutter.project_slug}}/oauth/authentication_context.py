@@ -25,6 +25,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 
@@ -106,6 +107,24 @@ def of_session(request):
 def has_second_factor(user):
     """Whether the user has enrolled a TOTP app or a WebAuthn key (recovery codes come with one)."""
     return is_mfa_enabled(user, types=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN])
+
+
+def second_factor_page(request):
+    """
+    allauth's MFA reauthentication page for the user's second factor, from the adapter's list of
+    reauthentication methods: its code page for an authenticator app, else its WebAuthn page
+    (rather than spend a recovery code on the code page); each links the others.
+    """
+    pages = {
+        method["id"]: method["url"]
+        for method in get_account_adapter(request).get_reauthentication_methods(request.user)
+    }
+    if is_mfa_enabled(request.user, types=[Authenticator.Type.TOTP]):
+        preference = ("mfa_reauthenticate", "mfa_reauthenticate:webauthn")
+    else:
+        preference = ("mfa_reauthenticate:webauthn", "mfa_reauthenticate")
+    # None where ACCOUNT_REAUTHENTICATION_METHODS leaves "mfa" out.
+    return next((pages[page] for page in preference if page in pages), None)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ import json
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -300,13 +300,13 @@ class AuthorizationView(oauth2_views.AuthorizationView):
             # Signed in where allauth kept no record (before it was installed): a second factor
             # alone would not make two, so the whole sign-in, whose MFA stage asks for it.
             return self.sign_in_again()
-        # allauth's reauthentication with the user's second factor (TOTP or recovery code, or a
-        # WebAuthn key), which returns to `next`: this authorization request.
-        methods = get_account_adapter(self.request).get_reauthentication_methods(self.request.user)
-        urls = [method["url"] for method in methods if method["id"].startswith("mfa_reauthenticate")]
-        url = urls[0] if urls else reverse("mfa_reauthenticate")
+        # allauth's reauthentication with the user's second factor, which returns to `next`: this
+        # authorization request.
+        page = authentication_context.second_factor_page(self.request)
+        if page is None:
+            raise ImproperlyConfigured('ACCOUNT_REAUTHENTICATION_METHODS must include "mfa".')
         return HttpResponseRedirect(
-            f"{url}?{urlencode({REDIRECT_FIELD_NAME: self.authorization_request_path()})}"
+            f"{page}?{urlencode({REDIRECT_FIELD_NAME: self.authorization_request_path()})}"
         )
 
     def authorization_request_path(self):

@@ -3,6 +3,7 @@
 import re
 from urllib.parse import urlsplit
 
+from allauth.account import app_settings as account_settings
 from django.conf import settings
 from django.core import checks
 
@@ -80,5 +81,20 @@ def check_issuer(app_configs, **kwargs):
             f"OAUTH_ISSUER is {issuer!r}: production needs a fixed https issuer.",
             hint="Set OAUTH_ISSUER=https://<your domain> in the environment.",
             id="oauth.W001",
+        )
+    ]
+
+
+@checks.register()
+def check_second_factor_reauthentication(app_configs, **kwargs):
+    # A client asking for multi-factor sends a password-only session to allauth's MFA
+    # reauthentication (authorization.py), which this allauth setting can turn off.
+    if "mfa" in account_settings.REAUTHENTICATION_METHODS:
+        return []
+    return [
+        checks.Error(
+            "ACCOUNT_REAUTHENTICATION_METHODS leaves out mfa: a session cannot be stepped up to multi-factor.",
+            hint='Add "mfa" to ACCOUNT_REAUTHENTICATION_METHODS.',
+            id="oauth.E004",
         )
     ]
