@@ -29,6 +29,9 @@ from .conftest import (
     token_request,
     verify_id_token,
 )
+from .test_device import enter as enter_user_code
+from .test_device import poll as poll_device
+from .test_device import start as start_device
 from .webauthn_authenticator import SoftwareAuthenticator
 
 pytestmark = pytest.mark.django_db
@@ -91,14 +94,14 @@ def id_token_claims(client, exchange, request, code):
     return verify_id_token(client, exchange(request, code).json()["id_token"])
 
 
-def step_up(client, response, secret):
+def step_up(client, response, secret, back_to="/o/authorize/?"):
     """allauth's MFA reauthentication, where the server sent the user; return where it sends them back."""
     assert response.status_code == 302
     assert response["Location"].startswith(f"{MFA_REAUTHENTICATE}?next=")
     assert client.get(response["Location"]).status_code == 200
     back = client.post(response["Location"], {"code": totp_code(secret)})
     assert back.status_code == 302, back.content
-    assert back["Location"].startswith("/o/authorize/?")
+    assert back["Location"].startswith(back_to)
     return back["Location"]
 
 
@@ -400,6 +403,31 @@ def test_other_clients_are_not_affected(client, user, application_model, other_c
     request = AuthorizationRequest(other_client.client_id, scope="openid read")
     sign_in(client, user)
     assert client.get(request.url).status_code == 200
+
+
+def test_a_device_for_a_client_requiring_multi_factor_is_allowed_only_with_it(
+    client, user, application_model
+):
+    """RFC 8628 §3.3: the user allows the device on this server's page, which asks for the second factor first."""
+    application_model.objects.create(
+        name="Living-room TV",
+        client_id="tv-app",
+        client_type=application_model.CLIENT_PUBLIC,
+        authorization_grant_type=application_model.GRANT_DEVICE_CODE,
+        requires_multi_factor=True,
+    )
+    codes = start_device(client).json()
+    sign_in(client, user)
+    confirm = enter_user_code(client, codes["user_code"])["Location"]
+    assert client.get(confirm).status_code == 403, "no second factor: enrol first"
+    assert client.post(confirm, {"action": "accept"}).status_code == 403
+    secret = enrol_totp(user)
+    refused = client.post(confirm, {"action": "accept"})
+    assert refused["Location"].startswith(f"{MFA_REAUTHENTICATE}?next=")
+    assert poll_device(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    assert step_up(client, client.get(confirm), secret, back_to=confirm) == confirm
+    assert client.post(confirm, {"action": "accept"}).status_code == 302
+    assert poll_device(client, codes["device_code"]).status_code == 200
 
 
 # max_age and prompt=login: OIDC Core §3.1.2.1, from the same record as auth_time

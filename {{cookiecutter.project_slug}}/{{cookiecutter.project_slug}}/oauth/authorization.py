@@ -132,6 +132,30 @@ def with_issuer(uri, issuer):
     return urlunsplit(parts._replace(query=urlencode([*query, ("iss", issuer)])))
 
 
+def second_factor_response(request, shortfall, application, continue_url, sign_in_again):
+    """
+    The page for a session without the second factor it needs (Shortfall.SECOND_FACTOR,
+    Shortfall.ENROLMENT), after which the user continues at `continue_url`: allauth's MFA
+    reauthentication, or a page asking to enrol one first (403; no code, no device approved).
+    """
+    if shortfall is Shortfall.ENROLMENT:
+        context = {
+            "application": application,
+            "enrol_url": reverse("mfa_index"),
+            "continue_url": continue_url,
+        }
+        return render(request, "oauth2_provider/second_factor_required.html", context, status=403)
+    if session_authentication(request).level is None:
+        # Signed in where allauth kept no record (before it was installed): a second factor
+        # alone would not make two, so the whole sign-in, whose MFA stage asks for it.
+        return sign_in_again()
+    # allauth's reauthentication with the user's second factor, which returns to `next`.
+    page = authentication_context.second_factor_page(request)
+    if page is None:
+        raise ImproperlyConfigured('ACCOUNT_REAUTHENTICATION_METHODS must include "mfa" (check oauth.E004).')
+    return HttpResponseRedirect(f"{page}?{urlencode({REDIRECT_FIELD_NAME: continue_url})}")
+
+
 # OIDC Core §3.1.2.1: the authorization endpoint MUST support POST as well as GET, the
 # parameters form-encoded in the body. Such a POST comes from the client's page on another
 # origin, so it cannot carry our CSRF token: the view is exempt, and only the consent form's
@@ -289,24 +313,8 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         if "none" in prompt_values(self.request):
             # OIDC Core §3.1.2.6: a page would be needed, which prompt=none forbids.
             return self.error_to_client(InteractionRequired)
-        if shortfall is Shortfall.ENROLMENT:
-            context = {
-                "application": application,
-                "enrol_url": reverse("mfa_index"),
-                "continue_url": self.authorization_request_path(),
-            }
-            return render(self.request, "oauth2_provider/second_factor_required.html", context, status=403)
-        if session_authentication(self.request).level is None:
-            # Signed in where allauth kept no record (before it was installed): a second factor
-            # alone would not make two, so the whole sign-in, whose MFA stage asks for it.
-            return self.sign_in_again()
-        # allauth's reauthentication with the user's second factor, which returns to `next`: this
-        # authorization request.
-        page = authentication_context.second_factor_page(self.request)
-        if page is None:
-            raise ImproperlyConfigured('ACCOUNT_REAUTHENTICATION_METHODS must include "mfa".')
-        return HttpResponseRedirect(
-            f"{page}?{urlencode({REDIRECT_FIELD_NAME: self.authorization_request_path()})}"
+        return second_factor_response(
+            self.request, shortfall, application, self.authorization_request_path(), self.sign_in_again
         )
 
     def authorization_request_path(self):

@@ -6,7 +6,8 @@ user enters and approves it on another screen.
   gets its codes.
 - `DeviceUserCodeView` and DOT's pages after it at /o/device/ (templates/oauth2_provider/device/):
   the user enters the code and allows or denies (§3.3). Wrong codes are throttled in
-  middleware/throttling.py (§5.1).
+  middleware/throttling.py (§5.1). `DeviceConfirmView`, where the user allows, asks a client's
+  second factor first (Application.requires_multi_factor).
 - `load_device_grant` and `redeem_device_grant`: the token endpoint's answer to the device's
   polls (§3.4-3.5), run by oauthlib before and after it issues the token (see server.py).
 """
@@ -17,9 +18,11 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from oauth2_provider import views as oauth2_views
-from oauth2_provider.models import get_device_grant_model
+from oauth2_provider.models import get_application_model, get_device_grant_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.device import DeviceGrantForm
 from oauth2_provider.views.metadata import ServerMetadataViewMixin
@@ -27,6 +30,8 @@ from oauthlib.oauth2 import DeviceApplicationServer
 from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthlib.oauth2.rfc8628 import errors as device_errors
 
+from . import authentication_context
+from .authorization import second_factor_response, session_authentication
 from .common import DEVICE_CODE_GRANT, check_parameter_limits, lock_rows
 from .resources import check_resources
 
@@ -75,6 +80,25 @@ class DeviceUserCodeView(oauth2_views.DeviceUserCodeView):
 
 
 # Device authorization endpoint: RFC 8628 §3.1-3.2
+
+
+class DeviceConfirmView(oauth2_views.DeviceConfirmView):
+    """DOT's page where the user allows or denies the device; for a client that requires
+    multi-factor, only once the session has it, as for a code (authorization.py)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            application = get_object_or_404(get_application_model(), client_id=kwargs["client_id"])
+            no_level_asked = authentication_context.Request(levels=(), essential=None)
+            shortfall = authentication_context.shortfall(
+                request, application, no_level_asked, session_authentication(request)
+            )
+            if shortfall is not None:
+                here = request.get_full_path()
+                return second_factor_response(
+                    request, shortfall, application, here, lambda: redirect_to_login(here)
+                )
+        return super().dispatch(request, *args, **kwargs)
 
 
 class DeviceAuthorizationServer(DeviceApplicationServer):

@@ -24,8 +24,8 @@ from . import (
 
 app_name = "oauth2_provider"
 
-# DOT's own pages where the user of a device, once the code is entered, answers (RFC 8628 §3.3).
-DEVICE_PAGES = ("device-confirm", "device-grant-status")
+# DOT's own page where the user of a device, once the code is allowed, sees it is (RFC 8628 §3.3).
+DEVICE_PAGES = ("device-grant-status",)
 
 # Views that only read run without the request's transaction (ATOMIC_REQUESTS): on SQLite that
 # transaction takes the database's one write lock, so every request would wait for every other.
@@ -42,6 +42,11 @@ endpoints = [
     path(".well-known/jwks.json", read_only(oauth2_views.JwksInfoView.as_view()), name="jwks-info"),
     path("device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"),
     path("device/", device.DeviceUserCodeView.as_view(), name="device"),
+    path(
+        "device-confirm/<slug:client_id>/<slug:user_code>",
+        device.DeviceConfirmView.as_view(),
+        name="device-confirm",
+    ),
     *(route for route in oauth2_urls.base_urlpatterns if route.name in DEVICE_PAGES),
     # RFC 7591 registration and RFC 7592 management: 404 unless MCP_READY (registration.py).
     path("register/", registration.DynamicClientRegistrationView.as_view(), name="dcr-register"),
