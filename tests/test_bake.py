@@ -61,6 +61,7 @@ def test_layout(baked):
                 "server",
                 "validator",
                 "claims",
+                "authentication_context",
                 "common",
             )
         ),
