@@ -342,6 +342,14 @@ def test_an_essential_acr_of_unknown_values_is_refused(client, user, demo_client
     assert_refused(response, request, "unmet_authentication_requirements")
 
 
+def test_a_malformed_claims_request_in_the_consent_answer_is_invalid_request(client, user, demo_client):
+    """The consent form's claims field reaches the acr check before oauthlib's: still §3.1.2.6's error."""
+    request = AuthorizationRequest(demo_client.client_id)
+    sign_in(client, user)
+    answer = {**request.params, "claims": '{"id_token": ["acr"]}', "consent_form": "1", "allow": "Authorize"}
+    assert_refused(client.post(request.url, answer), request, "invalid_request")
+
+
 # Application.requires_multi_factor
 
 

@@ -141,7 +141,8 @@ class Request:
         """§3.1.2.1 `acr_values`, space-separated in order of preference, and §5.5.1.1 an `acr`
         member of the claims request's `id_token`: {"essential": ..., "value": ... or "values": [...]}."""
         asked = (acr_values or "").split()
-        acr = (claims_request.get("id_token") or {}).get("acr") if isinstance(claims_request, dict) else None
+        id_token = claims_request.get("id_token") if isinstance(claims_request, dict) else None
+        acr = id_token.get("acr") if isinstance(id_token, dict) else None
         essential = None
         if isinstance(acr, dict):
             values = acr["values"] if isinstance(acr.get("values"), list) else [acr.get("value")]

@@ -81,13 +81,14 @@ class UnmetAuthenticationRequirements(errors.OAuth2Error):
 
 
 def as_claims_request(claims_request):
-    """The claims request as DOT hands it on: parsed (server.py) on the request, JSON on the consent form."""
+    """The claims request as DOT hands it on: parsed (server.py) on the request, JSON on the
+    consent form, whose answer oauthlib checks only later; {} for one that is malformed."""
     if isinstance(claims_request, str):
         try:
             claims_request = json.loads(claims_request)
         except (ValueError, RecursionError):
             return {}
-    return claims_request if isinstance(claims_request, dict) else {}
+    return claims_request if claims.is_claims_request(claims_request) else {}
 
 
 def prompt_values(request):
