@@ -508,6 +508,6 @@ def test_sign_in_times_recorded_before_keep_their_auth_time():
 
 def test_a_setting_that_turns_mfa_reauthentication_off_fails_the_system_check(settings):
     settings.ACCOUNT_REAUTHENTICATION_METHODS = ["password"]
-    assert "oauth.E004" in [message.id for message in run_checks()]
+    assert "oauth.E005" in [message.id for message in run_checks()]
     settings.ACCOUNT_REAUTHENTICATION_METHODS = ["password", "mfa"]
-    assert "oauth.E004" not in [message.id for message in run_checks()]
+    assert "oauth.E005" not in [message.id for message in run_checks()]

@@ -153,7 +153,7 @@ def second_factor_response(request, shortfall, application, continue_url, sign_i
     # allauth's reauthentication with the user's second factor, which returns to `next`.
     page = authentication_context.second_factor_page(request)
     if page is None:
-        raise ImproperlyConfigured('ACCOUNT_REAUTHENTICATION_METHODS must include "mfa" (check oauth.E004).')
+        raise ImproperlyConfigured('ACCOUNT_REAUTHENTICATION_METHODS must include "mfa" (check oauth.E005).')
     return HttpResponseRedirect(f"{page}?{urlencode({REDIRECT_FIELD_NAME: continue_url})}")
 
 

@@ -95,6 +95,6 @@ def check_second_factor_reauthentication(app_configs, **kwargs):
         checks.Error(
             "ACCOUNT_REAUTHENTICATION_METHODS leaves out mfa: a session cannot be stepped up to multi-factor.",
             hint='Add "mfa" to ACCOUNT_REAUTHENTICATION_METHODS.',
-            id="oauth.E004",
+            id="oauth.E005",
         )
     ]
