@@ -1,0 +1,566 @@
+"""
+The accounts (django-allauth) in Debian's Chromium against a live baked server, as people use
+them: password reset by an e-mail that a real SMTP server on loopback receives, TOTP enrolment
+and sign-in with codes computed here (RFC 6238), a passkey registered and used with Chromium's
+virtual authenticator (WebAuthn Level 2, through the DevTools protocol), recovery codes, and the
+sessions page signing another browser out.
+
+Each test is a different person (made with `manage.py shell` on this module's own server), so
+that no factor one enrols changes another test, or the admin the other live tests sign in as.
+Every page is screenshotted into test-artifacts/ and must load without a Content-Security-Policy
+violation.
+"""
+
+import email
+import email.policy
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pyotp
+import pytest
+from aiosmtpd.controller import Controller
+
+from . import test_live_browser
+from .conftest import free_port, running_server, runserver_command, venv_manage
+from .test_live_browser import ARTIFACTS
+
+pytestmark = pytest.mark.xdist_group("full_setup")
+
+chromium = test_live_browser.chromium
+
+LOGIN = "/accounts/login/"
+LOGOUT = "/accounts/logout/"
+PASSWORD_RESET = "/accounts/password/reset/"
+MFA_INDEX = "/accounts/2fa/"
+MFA_AUTHENTICATE = "/accounts/2fa/authenticate/"
+TOTP_ACTIVATE = "/accounts/2fa/totp/activate/"
+RECOVERY_CODES = "/accounts/2fa/recovery-codes/"
+WEBAUTHN_ADD = "/accounts/2fa/webauthn/add/"
+WEBAUTHN_LIST = "/accounts/2fa/webauthn/"
+SESSIONS = "/accounts/sessions/"
+REAUTHENTICATE = "/accounts/reauthenticate/"
+
+
+# --- A real SMTP server on loopback: the server under test sends its e-mail here (EMAIL_URL).
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it is sent, for a test to wait for."""
+
+    def __init__(self):
+        self.messages = []
+        self.arrived = threading.Condition()
+        self.url = ""
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.arrived:
+            self.messages.append((envelope.rcpt_tos, message))
+            self.arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, recipient, timeout=15):
+        """The first message sent to `recipient`; fails the test if none arrives in time."""
+
+        def addressed():
+            return next((message for to, message in self.messages if recipient in to), None)
+
+        with self.arrived:
+            message = self.arrived.wait_for(addressed, timeout=timeout)
+        assert message is not None, f"No e-mail to {recipient} within {timeout} s; got {len(self.messages)}"
+        return message
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    handler = Mailbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.url = f"smtp://127.0.0.1:{controller.port}"
+    yield handler
+    controller.stop()
+
+
+# --- This module's own live server: its e-mail goes to the mailbox above, its database is a copy.
+
+
+@pytest.fixture(scope="module")
+def accounts_database_env(project, tmp_path_factory):
+    """A copy of the baked project's SQLite database (migrated, the admin and the seeded clients
+    in it) for this module's server alone: the people, factors and clients made here change no
+    other test's server."""
+    path = tmp_path_factory.mktemp("accounts") / "db.sqlite3"
+    with sqlite3.connect(project / "db.sqlite3") as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+    return {"DATABASE_URL": f"sqlite:///{path}"}
+
+
+@pytest.fixture(scope="module")
+def accounts_server(project, mailbox, accounts_database_env):
+    """`manage.py runserver` sending e-mail over SMTP to `mailbox`, reached as localhost: a
+    WebAuthn relying party ID is a domain, never an IP address (WebAuthn Level 2 §5.1.3)."""
+    port = free_port()
+    with running_server(
+        project,
+        runserver_command(project, port),
+        f"http://localhost:{port}",
+        EMAIL_URL=mailbox.url,
+        **accounts_database_env,
+    ) as url:
+        yield url
+
+
+# --- The people: one per test, with a verified e-mail address, as an admin would invite them.
+
+
+@dataclass
+class Person:
+    username: str
+    email: str
+    password: str
+    totp_secret: str = ""
+
+
+MAKE_PEOPLE = """
+import json, os
+from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP
+from django.contrib.auth import get_user_model
+for person in json.loads(os.environ["LIVE_ACCOUNTS_PEOPLE"]):
+    user = get_user_model().objects.create_user(person["username"], person["email"], person["password"])
+    EmailAddress.objects.create(user=user, email=person["email"], verified=True, primary=True)
+    if person["totp_secret"]:
+        TOTP.activate(user, person["totp_secret"])
+"""
+
+# Who each test is. Those with an authenticator app already enrolled are marked True.
+PEOPLE = {
+    "reset": False,
+    "totp": False,
+    "recovery": False,
+    "passkey": False,
+    "sessions": False,
+}
+
+
+@pytest.fixture(scope="module")
+def people(project, accounts_server, accounts_database_env):
+    """Every test's person, made in one `manage.py shell` (each one costs a Django start-up)."""
+    tag = secrets.token_hex(3)
+    made = {
+        role: Person(
+            username=f"{role}-{tag}",
+            email=f"{role}-{tag}@example.test",
+            password=secrets.token_urlsafe(16),
+            totp_secret=pyotp.random_base32() if has_totp else "",
+        )
+        for role, has_totp in PEOPLE.items()
+    }
+    venv_manage(
+        project,
+        "shell",
+        "-c",
+        MAKE_PEOPLE,
+        LIVE_ACCOUNTS_PEOPLE=json.dumps([vars(person) for person in made.values()]),
+        **accounts_database_env,
+    )
+    return made
+
+
+# --- The browser: fresh contexts (a new profile each), watched for CSP violations.
+
+
+class Browser:
+    """Opens pages in new browser contexts; remembers every server error, CSP violation and
+    console error."""
+
+    def __init__(self, chromium, base_url):
+        self.chromium = chromium
+        self.base_url = base_url
+        self.contexts = []
+        self.server_errors = []
+        self.csp_violations = []
+        self.console_errors = []
+
+    def new_page(self):
+        context = self.chromium.new_context()
+        context.on("console", self.listen)
+        context.on("response", self.check_status)
+        self.contexts.append(context)
+        return context.new_page()
+
+    def check_status(self, response):
+        if response.status >= 500:
+            self.server_errors.append(f"{response.request.method} {response.url}: {response.status}")
+
+    def listen(self, message):
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+        elif message.type == "error":
+            self.console_errors.append(message.text)
+
+    def shows(self, page, name):
+        """A screenshot of the page as it is now, which must have loaded within the CSP."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / f"accounts-{name}.png", full_page=True)
+        assert self.server_errors == [], self.server_errors
+        assert self.csp_violations == [], self.csp_violations
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def browser(chromium, accounts_server):
+    opened = Browser(chromium, accounts_server)
+    yield opened
+    opened.close()
+    assert opened.server_errors == [], opened.server_errors
+    assert opened.csp_violations == [], opened.csp_violations
+
+
+def path_of(page):
+    return urlsplit(page.url).path
+
+
+def main_button(page, name):
+    """The button of the page's main content with that label (the header has its own)."""
+    return page.locator("main").get_by_role("button", name=re.compile(rf"^\s*{name}\s*$", re.IGNORECASE))
+
+
+def signed_in_user(browser, page):
+    """Whom the site's header says `page`'s browser is signed in as (None when signed out), read
+    from another tab of the same browser so that `page` stays where it is."""
+    tab = page.context.new_page()
+    try:
+        tab.goto(f"{browser.base_url}/")
+        found = re.search(r"Signed in as\s+(\S+)", tab.locator("header").inner_text())
+        return found.group(1) if found else None
+    finally:
+        tab.close()
+
+
+def fill_login_form(browser, page, person, password=None, name="login"):
+    """The sign-in page's form filled in and sent with the person's user name and password."""
+    assert path_of(page) == LOGIN, page.url
+    page.locator("input[name=login]").fill(person.username)
+    page.locator("input[name=password]").fill(password or person.password)
+    browser.shows(page, name)
+    main_button(page, "Sign in").click()
+    page.wait_for_load_state()
+
+
+def sign_in_with_password(browser, page, person, password=None, name="login"):
+    page.goto(f"{browser.base_url}{LOGIN}")
+    fill_login_form(browser, page, person, password, name)
+
+
+def enter_code(browser, page, code, name="mfa-authenticate"):
+    """The second step of a sign-in: an authenticator app's (or a recovery) code."""
+    assert path_of(page) == MFA_AUTHENTICATE, page.url
+    page.locator("input[name=code]").fill(code)
+    browser.shows(page, name)
+    main_button(page, "Sign in").click()
+    page.wait_for_load_state()
+
+
+def sign_out(browser, page):
+    page.goto(f"{browser.base_url}{LOGOUT}")
+    browser.shows(page, "logout")
+    main_button(page, "Sign out").click()
+    page.wait_for_load_state()
+    assert signed_in_user(browser, page) is None
+
+
+def open_sensitive_page(browser, page, person, path):
+    """Open a page that changes how the person signs in: allauth first asks for the password
+    again (its reauthentication), as it would ask a person at the keyboard."""
+    page.goto(f"{browser.base_url}{path}")
+    if path_of(page) == REAUTHENTICATE:
+        page.locator("input[name=password]").fill(person.password)
+        browser.shows(page, "reauthenticate")
+        main_button(page, "Confirm").click()
+        page.wait_for_load_state()
+    assert path_of(page) == path, page.url
+
+
+def form_error(page):
+    return page.locator("main").inner_text()
+
+
+# --- TOTP (RFC 6238): the codes an authenticator app would show.
+
+
+def totp_of(secret):
+    return pyotp.TOTP(secret)
+
+
+def step_of(totp):
+    return totp.timecode(time.time())
+
+
+def fresh_code(totp, after_step=-1, seconds_to_spare=10):
+    """The code of a step later than `after_step` with at least `seconds_to_spare` left in it
+    (waiting for it, a step is 30 s); return (the code, its step)."""
+    deadline = time.monotonic() + 2 * totp.interval
+    while step_of(totp) <= after_step or totp.interval - time.time() % totp.interval < seconds_to_spare:
+        assert time.monotonic() < deadline, "the TOTP clock never got there"
+        time.sleep(0.2)
+    return totp.now(), step_of(totp)
+
+
+def activate_totp(browser, page, person):
+    """Enrol an authenticator app from the MFA page; return (its secret, the step of the code
+    the enrolment used)."""
+    page.goto(f"{browser.base_url}{MFA_INDEX}")
+    browser.shows(page, "mfa-index")
+    open_sensitive_page(browser, page, person, TOTP_ACTIVATE)
+    secret = page.locator("#authenticator_secret").input_value()
+    assert len(secret) >= 16, secret  # base32 of 80 bits or more (RFC 4226 §4 R6)
+    browser.shows(page, "totp-activate")
+    code, step = fresh_code(totp_of(secret), seconds_to_spare=2)
+    page.locator("input[name=code]").fill(code)
+    main_button(page, "Activate").click()
+    page.wait_for_load_state()
+    assert path_of(page) != TOTP_ACTIVATE, form_error(page)
+    return secret, step
+
+
+def recovery_codes_shown(page):
+    """The codes the recovery codes page shows (none when it shows them no more)."""
+    codes = page.locator("#recovery_codes")
+    if not codes.count():
+        return []
+    return [line.strip() for line in codes.input_value().splitlines() if line.strip() and "*" not in line]
+
+
+# --- WebAuthn: Chromium's virtual authenticator, a platform authenticator with resident keys.
+
+VIRTUAL_AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    # Touches itself: no prompt waits for a person.
+    "automaticPresenceSimulation": True,
+}
+
+
+class Authenticator:
+    """A virtual authenticator in one page's browser context, reached through the DevTools protocol."""
+
+    def __init__(self, page):
+        self.devtools = page.context.new_cdp_session(page)
+        self.devtools.send("WebAuthn.enable", {"enableUI": False})
+        answer = self.devtools.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
+        self.id = answer["authenticatorId"]
+
+    def credentials(self):
+        return self.devtools.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"]
+
+    def add(self, credential):
+        self.devtools.send("WebAuthn.addCredential", {"authenticatorId": self.id, "credential": credential})
+
+
+# --- Password reset by e-mail.
+
+RESET_LINK = re.compile(r"https?://\S+/accounts/password/reset/key/\S+")
+
+
+def test_password_reset_by_email_end_to_end(browser, people, mailbox):
+    person = people["reset"]
+    page = browser.new_page()
+    page.goto(f"{browser.base_url}{LOGIN}")
+    page.locator("main").get_by_role("link", name=re.compile("forgot", re.IGNORECASE)).click()
+    page.wait_for_load_state()
+    assert path_of(page) == PASSWORD_RESET, page.url
+    page.locator("input[name=email]").fill(person.email)
+    browser.shows(page, "password-reset")
+    main_button(page, "Reset my password").click()
+    page.wait_for_load_state()
+    assert path_of(page) != PASSWORD_RESET, form_error(page)
+    browser.shows(page, "password-reset-done")
+
+    message = mailbox.wait_for(person.email)
+    assert message["To"] == person.email
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    links = RESET_LINK.findall(body)
+    assert len(links) == 1, body
+    link = links[0]
+    # The link leads back to this server, the one the person asked.
+    assert link.startswith(f"{browser.base_url}/"), link
+
+    page.goto(link)
+    new_password = secrets.token_urlsafe(16)
+    page.locator("input[name=password1]").fill(new_password)
+    page.locator("input[name=password2]").fill(new_password)
+    browser.shows(page, "password-reset-from-key")
+    main_button(page, "Change password").click()
+    page.wait_for_load_state()
+    browser.shows(page, "password-reset-from-key-done")
+    assert "password" in page.locator("main").inner_text().lower()
+
+    # The link worked once: it is spent now.
+    spent = browser.new_page()
+    spent.goto(link)
+    assert spent.locator("input[name=password1]").count() == 0
+    browser.shows(spent, "password-reset-spent-link")
+
+    with_old = browser.new_page()
+    sign_in_with_password(browser, with_old, person, name="login-old-password")
+    assert path_of(with_old) == LOGIN, with_old.url
+    assert signed_in_user(browser, with_old) is None
+
+    with_new = browser.new_page()
+    sign_in_with_password(browser, with_new, person, password=new_password, name="login-new-password")
+    assert signed_in_user(browser, with_new) == person.username
+
+
+# --- TOTP.
+
+
+def test_totp_enrolment_then_sign_in_with_a_code_once(browser, people):
+    person = people["totp"]
+    page = browser.new_page()
+    sign_in_with_password(browser, page, person)
+    assert signed_in_user(browser, page) == person.username
+    secret, enrolment_step = activate_totp(browser, page, person)
+    totp = totp_of(secret)
+    page.goto(f"{browser.base_url}{MFA_INDEX}")
+    browser.shows(page, "mfa-index-totp-active")
+    sign_out(browser, page)
+
+    # The password alone no longer signs the person in: the second step asks for a code.
+    later = browser.new_page()
+    sign_in_with_password(browser, later, person)
+    assert path_of(later) == MFA_AUTHENTICATE, later.url
+    assert signed_in_user(browser, later) is None
+    wrong = f"{(int(totp.now()) + 1) % 1_000_000:06d}"
+    enter_code(browser, later, wrong, name="mfa-authenticate-wrong-code")
+    assert path_of(later) == MFA_AUTHENTICATE, later.url
+    # A code the authenticator app shows after the enrolment's signs the person in...
+    code, step = fresh_code(totp, after_step=enrolment_step)
+    enter_code(browser, later, code)
+    assert path_of(later) != MFA_AUTHENTICATE, form_error(later)
+    assert signed_in_user(browser, later) == person.username
+    sign_out(browser, later)
+
+    # ...once: someone who saw it can't sign in with it, even within its 30 s (RFC 6238 §5.2).
+    replay = browser.new_page()
+    sign_in_with_password(browser, replay, person)
+    enter_code(browser, replay, code, name="mfa-authenticate-spent-code")
+    assert step_of(totp) == step, "the code's step ended before it was tried again"
+    assert path_of(replay) == MFA_AUTHENTICATE, replay.url
+    assert signed_in_user(browser, replay) is None
+
+
+# --- Recovery codes.
+
+
+def test_recovery_codes_are_shown_once_and_each_signs_in_once(browser, people):
+    person = people["recovery"]
+    page = browser.new_page()
+    sign_in_with_password(browser, page, person)
+    activate_totp(browser, page, person)
+    # Activating the first factor makes the recovery codes and shows them, this once.
+    assert path_of(page) == RECOVERY_CODES, page.url
+    codes = recovery_codes_shown(page)
+    browser.shows(page, "recovery-codes")
+    assert len(codes) >= 8 and len(set(codes)) == len(codes), codes
+    saved = page.get_by_label(re.compile("saved my recovery codes", re.IGNORECASE))
+    if saved.count():
+        saved.check()
+    page.reload()
+    assert recovery_codes_shown(page) == []
+    assert not any(code in page.content() for code in codes)
+    browser.shows(page, "recovery-codes-seen")
+    sign_out(browser, page)
+
+    lost_phone = browser.new_page()
+    sign_in_with_password(browser, lost_phone, person)
+    enter_code(browser, lost_phone, codes[0], name="mfa-authenticate-recovery-code")
+    assert path_of(lost_phone) != MFA_AUTHENTICATE, form_error(lost_phone)
+    assert signed_in_user(browser, lost_phone) == person.username
+    open_sensitive_page(browser, lost_phone, person, RECOVERY_CODES)
+    browser.shows(lost_phone, "recovery-codes-one-used")
+    assert f"{len(codes) - 1} out of {len(codes)}" in lost_phone.locator("main").inner_text()
+
+    again = browser.new_page()
+    sign_in_with_password(browser, again, person)
+    enter_code(browser, again, codes[0], name="mfa-authenticate-used-recovery-code")
+    assert path_of(again) == MFA_AUTHENTICATE, again.url
+    assert signed_in_user(browser, again) is None
+
+
+# --- Passkeys.
+
+
+def register_passkey(browser, page, person, name):
+    """Add a passkey (a resident, user-verified WebAuthn credential) for the signed-in person;
+    return the page's virtual authenticator."""
+    authenticator = Authenticator(page)
+    open_sensitive_page(browser, page, person, WEBAUTHN_ADD)
+    page.locator("input[name=name]").fill(name)
+    page.get_by_label(re.compile("passwordless", re.IGNORECASE)).check()
+    browser.shows(page, "webauthn-add")
+    main_button(page, "Add").click()
+    page.wait_for_url(lambda url: urlsplit(url).path != WEBAUTHN_ADD, timeout=15_000)
+    assert browser.console_errors == [], browser.console_errors
+    return authenticator
+
+
+def test_passkey_registration_then_sign_in_without_a_password(browser, people):
+    person = people["passkey"]
+    page = browser.new_page()
+    sign_in_with_password(browser, page, person)
+    authenticator = register_passkey(browser, page, person, "Test laptop")
+    browser.shows(page, "webauthn-added")
+    (credential,) = authenticator.credentials()
+    assert credential["isResidentCredential"] is True
+    assert credential["rpId"] == urlsplit(browser.base_url).hostname
+    page.goto(f"{browser.base_url}{WEBAUTHN_LIST}")
+    browser.shows(page, "webauthn-list")
+    assert "Test laptop" in page.locator("main").inner_text()
+
+    # Another browser holding the same passkey signs in with it alone: no user name, no password.
+    elsewhere = browser.new_page()
+    Authenticator(elsewhere).add(credential)
+    elsewhere.goto(f"{browser.base_url}{LOGIN}")
+    browser.shows(elsewhere, "login-passkey")
+    main_button(elsewhere, "Sign in with a passkey").click()
+    elsewhere.wait_for_url(lambda url: urlsplit(url).path != LOGIN, timeout=15_000)
+    assert browser.console_errors == [], browser.console_errors
+    assert signed_in_user(browser, elsewhere) == person.username
+
+
+# --- The sessions page.
+
+
+def test_the_sessions_page_signs_out_another_browser(browser, people):
+    person = people["sessions"]
+    laptop, phone = browser.new_page(), browser.new_page()
+    sign_in_with_password(browser, laptop, person)
+    sign_in_with_password(browser, phone, person)
+    assert signed_in_user(browser, phone) == person.username
+
+    laptop.goto(f"{browser.base_url}{SESSIONS}")
+    browser.shows(laptop, "sessions")
+    assert laptop.locator("main tbody tr").count() == 2
+    main_button(laptop, "Sign out other sessions").click()
+    laptop.wait_for_load_state()
+    browser.shows(laptop, "sessions-others-signed-out")
+    assert laptop.locator("main tbody tr").count() == 1
+
+    # The phone's next request finds its session gone; the laptop's is still there.
+    phone.goto(f"{browser.base_url}{SESSIONS}")
+    assert path_of(phone) == LOGIN, phone.url
+    assert signed_in_user(browser, phone) is None
+    assert signed_in_user(browser, laptop) == person.username
