@@ -25,10 +25,14 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 from aiosmtpd.controller import Controller
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
 
 from . import test_live_browser
 from .conftest import free_port, running_server, runserver_command, venv_manage
+from .live import checked, discover, register_client
 from .test_live_browser import ARTIFACTS
+from .test_live_clients import verified_id_token_claims
 
 pytestmark = pytest.mark.xdist_group("full_setup")
 
@@ -45,6 +49,10 @@ WEBAUTHN_ADD = "/accounts/2fa/webauthn/add/"
 WEBAUTHN_LIST = "/accounts/2fa/webauthn/"
 SESSIONS = "/accounts/sessions/"
 REAUTHENTICATE = "/accounts/reauthenticate/"
+MFA_REAUTHENTICATE = "/accounts/2fa/reauthenticate/"
+
+# The acr levels the server names (acr_values_supported; oauth/authentication_context.py).
+SINGLE_FACTOR, MULTI_FACTOR = "single-factor", "multi-factor"
 
 
 # --- A real SMTP server on loopback: the server under test sends its e-mail here (EMAIL_URL).
@@ -146,6 +154,10 @@ PEOPLE = {
     "recovery": False,
     "passkey": False,
     "sessions": False,
+    "oidc_password": False,
+    "oidc_totp": True,
+    "step_up": False,
+    "strict_client": False,
 }
 
 
@@ -370,6 +382,100 @@ class Authenticator:
         self.devtools.send("WebAuthn.addCredential", {"authenticatorId": self.id, "credential": credential})
 
 
+# --- OpenID Connect: the relying parties, an authorization request, the ID token.
+
+
+@dataclass
+class RelyingParty:
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    name: str
+
+
+@pytest.fixture(scope="module")
+def relying_parties(project, accounts_server, accounts_database_env):
+    """Two confidential web clients as an admin adds them: an ordinary one, and one ticked
+    "requires multi-factor". Their redirect URI is the server's own demo callback."""
+    made = {}
+    for key, name, requires_multi_factor in (
+        ("ordinary", "Accounts test app", False),
+        ("strict", "Strict test app", True),
+    ):
+        party = RelyingParty(
+            f"live-accounts-{key}", secrets.token_urlsafe(48), f"{accounts_server}/demo/callback/", name
+        )
+        register_client(
+            project,
+            accounts_database_env,
+            client_id=party.client_id,
+            client_secret=party.client_secret,
+            name=name,
+            client_type="confidential",
+            authorization_grant_type="authorization-code",
+            redirect_uris=party.redirect_uri,
+            algorithm="RS256",
+            allowed_scopes="openid",
+            requires_multi_factor=requires_multi_factor,
+        )
+        made[key] = party
+    return made
+
+
+@dataclass
+class Authorization:
+    party: RelyingParty
+    client: OAuth2Session
+    metadata: dict
+    state: str
+    verifier: str
+    nonce: str
+
+
+def start_authorization(browser, page, party, **parameters):
+    """Open the relying party's authorization request (code flow, PKCE S256, a nonce) in `page`."""
+    metadata = discover(browser.base_url)
+    client = checked(
+        OAuth2Session(
+            party.client_id,
+            party.client_secret,
+            scope="openid",
+            redirect_uri=party.redirect_uri,
+            code_challenge_method="S256",
+            token_endpoint=metadata["token_endpoint"],
+        )
+    )
+    verifier, nonce = generate_token(48), generate_token(20)
+    url, state = client.create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce, **parameters
+    )
+    page.goto(url)
+    return Authorization(party, client, metadata, state, verifier, nonce)
+
+
+def allow(browser, page, authorization, name="consent"):
+    """Allow on the consent page; return the claims of the ID token the code is traded for,
+    verified against the JWKS (OIDC Core §3.1.3.7)."""
+    party = authorization.party
+    page.get_by_role("heading", name=f"Allow {party.name} to access your account?").wait_for()
+    browser.shows(page, name)
+    main_button(page, "Allow").click()
+    page.wait_for_url(f"{party.redirect_uri}?*")
+    token = authorization.client.fetch_token(
+        authorization_response=page.url, state=authorization.state, code_verifier=authorization.verifier
+    )
+    return verified_id_token_claims(authorization.metadata, party.client_id, token, authorization.nonce)
+
+
+def confirm_second_factor(browser, page, code, name="mfa-reauthenticate"):
+    """allauth's MFA reauthentication, where the server sends a session that lacks the factor."""
+    assert path_of(page) == MFA_REAUTHENTICATE, page.url
+    page.locator("input[name=code]").fill(code)
+    browser.shows(page, name)
+    main_button(page, "Confirm").click()
+    page.wait_for_load_state()
+
+
 # --- Password reset by e-mail.
 
 RESET_LINK = re.compile(r"https?://\S+/accounts/password/reset/key/\S+")
@@ -517,7 +623,7 @@ def register_passkey(browser, page, person, name):
     return authenticator
 
 
-def test_passkey_registration_then_sign_in_without_a_password(browser, people):
+def test_passkey_registration_then_sign_in_without_a_password(browser, people, relying_parties):
     person = people["passkey"]
     page = browser.new_page()
     sign_in_with_password(browser, page, person)
@@ -530,14 +636,23 @@ def test_passkey_registration_then_sign_in_without_a_password(browser, people):
     browser.shows(page, "webauthn-list")
     assert "Test laptop" in page.locator("main").inner_text()
 
-    # Another browser holding the same passkey signs in with it alone: no user name, no password.
+    # Another browser holding the same passkey signs in to a relying party with it alone: no
+    # user name, no password.
     elsewhere = browser.new_page()
     Authenticator(elsewhere).add(credential)
-    elsewhere.goto(f"{browser.base_url}{LOGIN}")
+    authorization = start_authorization(browser, elsewhere, relying_parties["ordinary"])
+    assert path_of(elsewhere) == LOGIN, elsewhere.url
     browser.shows(elsewhere, "login-passkey")
+    before = int(time.time())
     main_button(elsewhere, "Sign in with a passkey").click()
     elsewhere.wait_for_url(lambda url: urlsplit(url).path != LOGIN, timeout=15_000)
     assert browser.console_errors == [], browser.console_errors
+    claims = allow(browser, elsewhere, authorization)
+    # RFC 8176: a key the authenticator holds (hwk), the user present and verified (user): two
+    # kinds of factor, so multi-factor (mfa).
+    assert claims["amr"] == ["hwk", "mfa", "user"]
+    assert claims["acr"] == MULTI_FACTOR
+    assert before <= claims["auth_time"] <= time.time()
     assert signed_in_user(browser, elsewhere) == person.username
 
 
@@ -564,3 +679,89 @@ def test_the_sessions_page_signs_out_another_browser(browser, people):
     assert path_of(phone) == LOGIN, phone.url
     assert signed_in_user(browser, phone) is None
     assert signed_in_user(browser, laptop) == person.username
+
+
+# --- What the ID token says of the sign-in: amr (RFC 8176), acr and auth_time (OIDC Core §2).
+
+
+def test_the_id_token_of_a_password_sign_in(browser, people, relying_parties):
+    person = people["oidc_password"]
+    page = browser.new_page()
+    authorization = start_authorization(browser, page, relying_parties["ordinary"])
+    before = int(time.time())
+    fill_login_form(browser, page, person, name="login-for-a-client")
+    claims = allow(browser, page, authorization)
+    assert claims["amr"] == ["pwd"]
+    assert claims["acr"] == SINGLE_FACTOR
+    assert before <= claims["auth_time"] <= time.time()
+
+
+def test_the_id_token_of_a_password_and_totp_sign_in(browser, people, relying_parties):
+    person = people["oidc_totp"]
+    page = browser.new_page()
+    authorization = start_authorization(browser, page, relying_parties["ordinary"])
+    before = int(time.time())
+    fill_login_form(browser, page, person, name="login-for-a-client")
+    code, _ = fresh_code(totp_of(person.totp_secret), seconds_to_spare=2)
+    enter_code(browser, page, code, name="mfa-authenticate-for-a-client")
+    claims = allow(browser, page, authorization)
+    assert claims["amr"] == ["mfa", "otp", "pwd"]
+    assert claims["acr"] == MULTI_FACTOR
+    assert before <= claims["auth_time"] <= time.time()
+
+
+def test_acr_values_asking_for_multi_factor_brings_the_second_factor(browser, people, relying_parties):
+    # Signed in with a password, the person then sets up an authenticator app: the session is
+    # still a password-only one.
+    person = people["step_up"]
+    page = browser.new_page()
+    sign_in_with_password(browser, page, person)
+    secret, enrolment_step = activate_totp(browser, page, person)
+    party = relying_parties["ordinary"]
+
+    # A client asking for no level gets the session as it is, without a second factor...
+    plain = start_authorization(browser, page, party)
+    claims = allow(browser, page, plain)
+    assert (claims["amr"], claims["acr"]) == (["pwd"], SINGLE_FACTOR)
+
+    # ...one asking for multi-factor (OIDC Core §3.1.2.1) has the person give the second factor.
+    stronger = start_authorization(browser, page, party, acr_values=MULTI_FACTOR)
+    assert path_of(page) == MFA_REAUTHENTICATE, page.url
+    code, _ = fresh_code(totp_of(secret), after_step=enrolment_step)
+    second_factor_at = int(time.time())
+    confirm_second_factor(browser, page, code)
+    claims = allow(browser, page, stronger, name="consent-after-step-up")
+    assert claims["amr"] == ["mfa", "otp", "pwd"]
+    assert claims["acr"] == MULTI_FACTOR
+    # The latest authentication, the second factor's (OIDC Core §2).
+    assert second_factor_at <= claims["auth_time"] <= time.time()
+
+
+def test_a_client_requiring_multi_factor_refuses_a_password_only_session(browser, people, relying_parties):
+    person = people["strict_client"]
+    party = relying_parties["strict"]
+    page = browser.new_page()
+    sign_in_with_password(browser, page, person)
+
+    # No second factor yet: the person is asked to set one up, and the client gets no code.
+    authorization = start_authorization(browser, page, party)
+    page.get_by_role("heading", name="Set up a second factor first").wait_for()
+    assert party.name in page.locator("main").inner_text()
+    browser.shows(page, "second-factor-required")
+    continue_url = page.locator("#continue").get_attribute("href")
+    page.locator("#enrol").click()
+    page.wait_for_load_state()
+    assert path_of(page) == MFA_INDEX, page.url
+    activate_totp(browser, page, person)
+    recovery_codes = recovery_codes_shown(page)
+    assert recovery_codes
+
+    # Set up, but not used in this session: back to the client, the request stops at the second
+    # factor.
+    page.goto(f"{browser.base_url}{continue_url}")
+    assert path_of(page) == MFA_REAUTHENTICATE, page.url
+    # Away from the phone, the person gives a recovery code, which is a second factor too (otp).
+    confirm_second_factor(browser, page, recovery_codes[0], name="mfa-reauthenticate-recovery-code")
+    claims = allow(browser, page, authorization, name="consent-strict-client")
+    assert claims["amr"] == ["mfa", "otp", "pwd"]
+    assert claims["acr"] == MULTI_FACTOR
