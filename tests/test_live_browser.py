@@ -92,7 +92,7 @@ def sign_in_to_consent(page, live_server, web_client, env_values, screenshots=Fa
     if screenshots:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "login.png", full_page=True)
-    page.locator("main").get_by_role("button", name="Sign in").click()
+    page.locator("main").get_by_role("button", name="Sign in", exact=True).click()
 
     page.get_by_role("heading", name="Allow Browser test app to access your account?").wait_for()
     scopes = page.locator("ul.scopes li").all_inner_texts()

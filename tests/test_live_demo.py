@@ -102,7 +102,7 @@ def test_home_demo_sign_in_consent_claims_refresh_revoke_sign_out(phone, live_se
     page.get_by_label("Username").fill(env_values["DJANGO_SUPERUSER_USERNAME"])
     page.get_by_label("Password").fill(env_values["DJANGO_SUPERUSER_PASSWORD"])
     check_accessibility(page, "login")
-    page.locator("main").get_by_role("button", name="Sign in").click()
+    page.locator("main").get_by_role("button", name="Sign in", exact=True).click()
 
     page.get_by_role("button", name="Allow").wait_for()
     assert "demo web app" in page.locator("h1").inner_text()

@@ -159,7 +159,12 @@ def test_guessing_user_codes_is_paused_on_every_worker(project, server, device_c
     )
     device, codes = start(server, device_client_id)
     browser = new_connections(checked())
-    code_page = submit(browser, browser.get(codes["verification_uri"]), **guesser)
+    code_page = submit(
+        browser,
+        browser.get(codes["verification_uri"]),
+        login=guesser["username"],
+        password=guesser["password"],
+    )
     for _ in range(USER_CODE_FAILURES_PER_USER):
         wrong = submit(browser, code_page, user_code="BBBB-BBBB")
         assert (wrong.status_code, "Incorrect user code" in wrong.text) == (200, True)

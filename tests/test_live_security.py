@@ -104,12 +104,21 @@ def test_a_paused_account_is_not_reached_under_another_spelling(own_server, user
         assert paused(answer), (repr(spelling), answer.status_code, answer.text[:2000])
     # A look-alike name is no name of anyone's: it signs no one in.
     assert post_sign_in(base_url, fullwidth, password, address("198.51.100.61")).status_code == 200
-    # The admin has no password form of its own to go round the limits.
-    admin_login = checked().post(
-        f"{base_url}/admin/login/", data={"username": username}, allow_redirects=False
+    # The admin has no password form of its own to go round the limits: its sign-in, posted as a
+    # browser would (CSRF token and all) with the right password, only leads to the site's.
+    browser = checked()
+    page = browser.get(f"{base_url}/admin/login/")
+    assert urlsplit(page.url).path == "/accounts/login/"
+    token = form_of(page, fields=["login"]).fields["csrfmiddlewaretoken"]
+    admin_login = browser.post(
+        f"{base_url}/admin/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Referer": page.url, **address("198.51.100.62")},
+        allow_redirects=False,
     )
     assert admin_login.status_code == 302
     assert urlsplit(admin_login.headers["Location"]).path == "/accounts/login/"
+    assert urlsplit(browser.get(f"{base_url}/admin/").url).path == "/accounts/login/"
 
 
 # 2. The per-address limit: one address's failures across accounts stop that address, not the users.
@@ -460,9 +469,9 @@ def test_every_form_is_protected_against_csrf(live_server, env_values):
         "password": env_values["DJANGO_SUPERUSER_PASSWORD"],
     }
     assert anonymous.post(login_page.url, data=credentials).status_code == 403
-    # The admin's sign-in is that page too: a POST there only leads to it.
+    # The admin's sign-in (which only leads to that page) too.
     admin_login = anonymous.post(f"{live_server}/admin/login/", data=credentials, allow_redirects=False)
-    assert admin_login.status_code == 302 and anonymous.get(f"{live_server}/admin/").url.startswith(
+    assert admin_login.status_code == 403 and anonymous.get(f"{live_server}/admin/").url.startswith(
         f"{live_server}/accounts/login/"
     )
     browser = checked()

@@ -118,6 +118,30 @@ def test_no_page_has_code_the_policy_would_block(pages):
         assert parser.found == [], name
 
 
+class ImageSources(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.found.append(dict(attrs).get("src") or "")
+
+
+def test_data_images_are_allowed_only_where_the_authenticator_apps_qr_code_needs_them(pages):
+    """The TOTP enrolment page's QR code is a data: URI (allauth's); every other page keeps
+    default-src 'self' for images."""
+    for name, response in pages.items():
+        parser = ImageSources()
+        parser.feed(response.content.decode())
+        has_data_image = any(source.startswith("data:") for source in parser.found)
+        image_policy = directives(response).get("img-src")
+        if name == "authenticator app":
+            assert has_data_image and image_policy == ["'self'", "data:"], image_policy
+        else:
+            assert not has_data_image and image_policy is None, name
+
+
 def test_the_consent_form_may_lead_to_the_clients_redirect_uri(pages):
     """The consent POST answers with a redirect to the client, which form-action must allow."""
     assert directives(pages["consent"])["form-action"] == ["'self'", DEMO_ORIGIN]

@@ -241,6 +241,7 @@ CONTENT_SECURITY_POLICY = {
 # and passkeys, recovery codes) and each user's list of sessions, all under /accounts/.
 # See README, "Accounts". https://docs.allauth.org/en/latest/account/configuration.html
 ACCOUNT_ADAPTER = f"{PROJECT_PACKAGE}.users.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"login": f"{PROJECT_PACKAGE}.users.forms.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 # An organisation's server usually invites its users (the admin creates them): open sign-up is
 # off unless ACCOUNT_ALLOW_SIGNUPS says otherwise (users/adapters.py).
@@ -266,6 +267,9 @@ MFA_PASSKEY_LOGIN_ENABLED = True
 # open (ACCOUNT_EMAIL_VERIFICATION), and when it is closed the administrator created them.
 MFA_ALLOW_UNVERIFIED_EMAIL = True
 MFA_TOTP_ISSUER = PROJECT_NAME
+# Recovery codes are shown once, when made, then only counted: a session someone else takes
+# over later cannot read them off the page (new ones can be made, which voids the old).
+MFA_RECOVERY_CODES_SHOW_ONCE = True
 # WebAuthn needs https, or http on localhost in the local settings.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 
