@@ -3,6 +3,8 @@
 import re
 
 import pytest
+from django.core import mail
+from django.urls import reverse
 
 from .conftest import PASSWORD
 
@@ -56,6 +58,25 @@ def test_login_page_serves_local_css_and_scripts_only_as_static_files(client):
     assert scripts, "no passkey script"
     for attributes in scripts:
         assert 'src="/static/' in attributes or 'type="application/json"' in attributes, attributes
+
+
+def test_the_login_page_offers_sign_up_only_when_it_is_open(client, settings):
+    page = client.get("/accounts/login/").content.decode()
+    assert "Username or e-mail address" in page
+    assert reverse("account_signup") not in page
+    settings.ACCOUNT_ALLOW_SIGNUPS = True
+    assert reverse("account_signup") in client.get("/accounts/login/").content.decode()
+
+
+def test_a_password_reset_says_the_same_whether_or_not_the_address_has_an_account(client, user):
+    """OWASP Forgot Password Cheat Sheet: the answer does not tell who has an account; only the
+    account's own address gets a reset link."""
+    known = client.post(reverse("account_reset_password"), {"email": user.email})
+    unknown = client.post(reverse("account_reset_password"), {"email": "nobody@example.com"})
+    done = (302, reverse("account_reset_password_done"))
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"]) == done
+    links = {message.to[0]: "/accounts/password/reset/key/" in message.body for message in mail.outbox}
+    assert links == {user.email: True, "nobody@example.com": False}
 
 
 def test_wrong_password_shows_an_error(client, user):
