@@ -267,6 +267,8 @@ MFA_PASSKEY_LOGIN_ENABLED = True
 # open (ACCOUNT_EMAIL_VERIFICATION), and when it is closed the administrator created them.
 MFA_ALLOW_UNVERIFIED_EMAIL = True
 MFA_TOTP_ISSUER = PROJECT_NAME
+# The code that enrols an authenticator app is spent, like the codes of sign-ins (users/forms.py).
+MFA_FORMS = {"activate_totp": f"{PROJECT_PACKAGE}.users.forms.ActivateTOTPForm"}
 # Recovery codes are shown once, when made, then only counted: a session someone else takes
 # over later cannot read them off the page (new ones can be made, which voids the old).
 MFA_RECOVERY_CODES_SHOW_ONCE = True
