@@ -274,13 +274,18 @@ def sign_in_with_password(browser, page, person, password=None, name="login"):
     fill_login_form(browser, page, person, password, name)
 
 
-def enter_code(browser, page, code, name="mfa-authenticate"):
-    """The second step of a sign-in: an authenticator app's (or a recovery) code."""
-    assert path_of(page) == MFA_AUTHENTICATE, page.url
+def send_code(browser, page, code, path, button, name):
+    """An authenticator app's (or a recovery) code, typed on allauth's page at `path`."""
+    assert path_of(page) == path, page.url
     page.locator("input[name=code]").fill(code)
     browser.shows(page, name)
-    main_button(page, "Sign in").click()
+    main_button(page, button).click()
     page.wait_for_load_state()
+
+
+def enter_code(browser, page, code, name="mfa-authenticate"):
+    """The second step of a sign-in."""
+    send_code(browser, page, code, MFA_AUTHENTICATE, "Sign in", name)
 
 
 def sign_out(browser, page):
@@ -469,11 +474,7 @@ def allow(browser, page, authorization, name="consent"):
 
 def confirm_second_factor(browser, page, code, name="mfa-reauthenticate"):
     """allauth's MFA reauthentication, where the server sends a session that lacks the factor."""
-    assert path_of(page) == MFA_REAUTHENTICATE, page.url
-    page.locator("input[name=code]").fill(code)
-    browser.shows(page, name)
-    main_button(page, "Confirm").click()
-    page.wait_for_load_state()
+    send_code(browser, page, code, MFA_REAUTHENTICATE, "Confirm", name)
 
 
 # --- Password reset by e-mail.

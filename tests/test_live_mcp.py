@@ -396,9 +396,11 @@ class Browser:
         )
 
 
-async def call_whoami(mcp_url, provider):
+async def call_whoami(mcp_url, **client_options):
+    """The MCP server's one tool, through an HTTP client with `client_options` (the SDK's OAuth
+    provider as `auth`, or a bearer token in `headers`)."""
     async with (
-        httpx2.AsyncClient(auth=provider, timeout=30) as http,
+        httpx2.AsyncClient(timeout=30, **client_options) as http,
         streamable_http_client(mcp_url, http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):
@@ -424,7 +426,7 @@ def test_an_mcp_client_registers_signs_in_and_calls_a_tool(mcp_project, issuer, 
         redirect_handler=browser.open,
         callback_handler=browser.callback,
     )
-    result = asyncio.run(call_whoami(mcp_server, provider))
+    result = asyncio.run(call_whoami(mcp_server, auth=provider))
     assert not result.is_error, result
     # The tool ran for the user who signed in and allowed.
     assert result.content[0].text == mcp_env["DJANGO_SUPERUSER_USERNAME"]
@@ -482,7 +484,7 @@ def test_an_mcp_client_known_by_its_metadata_document_signs_in_and_calls_a_tool(
         callback_handler=browser.callback,
         client_metadata_url=client_id,
     )
-    result = asyncio.run(call_whoami(mcp_server, provider))
+    result = asyncio.run(call_whoami(mcp_server, auth=provider))
     assert not result.is_error, result
     assert result.content[0].text == mcp_env["DJANGO_SUPERUSER_USERNAME"]
 
@@ -650,17 +652,6 @@ def jwt_mcp_server(jwt_issuer, jwt_mcp_url, tmp_path_factory):
         yield url
 
 
-async def call_whoami_with(mcp_url, token):
-    headers = {"Authorization": f"Bearer {token}"}
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=30) as http,
-        streamable_http_client(mcp_url, http_client=http) as (read, write),
-        ClientSession(read, write) as session,
-    ):
-        await session.initialize()
-        return await session.call_tool("whoami", {})
-
-
 def test_an_mcp_server_checks_jwt_access_tokens_from_the_jwks_alone(jwt_issuer, jwt_mcp_server, mcp_env):
     """The README's JWKS verifier in the SDK's MCP server: a JWT bound to it calls the tool; one bound
     to another resource is refused (RFC 8707 §2, its `aud`); and, as the README says, a revoked one
@@ -674,7 +665,7 @@ def test_an_mcp_server_checks_jwt_access_tokens_from_the_jwks_alone(jwt_issuer, 
         return answer.json()["access_token"]
 
     token = token_for(jwt_mcp_server)
-    result = asyncio.run(call_whoami_with(jwt_mcp_server, token))
+    result = asyncio.run(call_whoami(jwt_mcp_server, headers={"Authorization": f"Bearer {token}"}))
     assert not result.is_error, result
     assert result.content[0].text == credentials[0]  # RFC 9068 §2.2: sub, the client itself
 
@@ -689,7 +680,7 @@ def test_an_mcp_server_checks_jwt_access_tokens_from_the_jwks_alone(jwt_issuer, 
 
     both = token_for(jwt_mcp_server)
     assert checked().post(f"{jwt_issuer}/o/revoke_token/", data={"token": both}, auth=credentials).ok
-    assert not asyncio.run(call_whoami_with(jwt_mcp_server, both)).is_error
+    assert not asyncio.run(call_whoami(jwt_mcp_server, headers={"Authorization": f"Bearer {both}"})).is_error
 
 
 def test_jwt_access_tokens_verify_from_the_jwks_alone_and_are_introspected_and_revoked(jwt_issuer, mcp_env):

@@ -101,7 +101,7 @@ def of_session(request):
     if len(factors) >= 2:
         methods.add("mfa")
     level = (MULTI_FACTOR if len(factors) >= 2 else SINGLE_FACTOR) if records else None
-    return Authentication(tuple(sorted(methods)), level, sign_in.signed_in_at(request))
+    return Authentication(tuple(sorted(methods)), level, sign_in.latest_authentication_time(records))
 
 
 def has_second_factor(user):

@@ -96,11 +96,6 @@ def prompt_values(request):
     return set(request.GET.get("prompt", "").split())
 
 
-def session_authentication(request):
-    """How the user authenticated to this session: the ID token's auth_time, amr and acr."""
-    return authentication_context.of_session(request)
-
-
 def authenticated_longer_ago_than(request, max_age):
     """OIDC Core §3.1.2.1 max_age, measured from the same moment as the ID token's auth_time."""
     if max_age is None:
@@ -146,7 +141,7 @@ def second_factor_response(request, shortfall, application, continue_url, sign_i
             "continue_url": continue_url,
         }
         return render(request, "oauth2_provider/second_factor_required.html", context, status=403)
-    if session_authentication(request).level is None:
+    if authentication_context.of_session(request).level is None:
         # Signed in where allauth kept no record (before it was installed): a second factor
         # alone would not make two, so the whole sign-in, whose MFA stage asks for it.
         return sign_in_again()
@@ -242,7 +237,7 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         application = self.oauth2_data["application"]
         level_request = self.level_request(self.oauth2_data.get("claims"))
         shortfall = authentication_context.shortfall(
-            request, application, level_request, session_authentication(request)
+            request, application, level_request, authentication_context.of_session(request)
         )
         if shortfall is Shortfall.UNMET:
             return self.error_to_client(UnmetAuthenticationRequirements)
@@ -300,7 +295,7 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         """
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         level_request = self.level_request(credentials.get("claims"))
-        authentication = session_authentication(self.request)
+        authentication = authentication_context.of_session(self.request)
         shortfall = authentication_context.shortfall(self.request, application, level_request, authentication)
         if shortfall is Shortfall.UNMET:
             error = UnmetAuthenticationRequirements(state=credentials.get("state"))

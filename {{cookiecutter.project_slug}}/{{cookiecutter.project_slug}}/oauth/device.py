@@ -31,7 +31,7 @@ from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthlib.oauth2.rfc8628 import errors as device_errors
 
 from . import authentication_context
-from .authorization import second_factor_response, session_authentication
+from .authorization import second_factor_response
 from .common import DEVICE_CODE_GRANT, check_parameter_limits, lock_rows
 from .resources import check_resources
 
@@ -91,7 +91,7 @@ class DeviceConfirmView(oauth2_views.DeviceConfirmView):
             application = get_object_or_404(get_application_model(), client_id=kwargs["client_id"])
             no_level_asked = authentication_context.Request(levels=(), essential=None)
             shortfall = authentication_context.shortfall(
-                request, application, no_level_asked, session_authentication(request)
+                request, application, no_level_asked, authentication_context.of_session(request)
             )
             if shortfall is not None:
                 here = request.get_full_path()

@@ -31,15 +31,16 @@ def authentication_records(request):
     ]
 
 
-def signed_in_at(request):
-    """When this session's user last authenticated (signed in or re-authenticated): OIDC Core §2
-    auth_time. None for a session with no record, such as one signed in by the shell's login()."""
-    times = [
-        record["at"]
-        for record in authentication_records(request)
-        if isinstance(record.get("at"), int | float)
-    ]
+def latest_authentication_time(records):
+    """When the latest of allauth's `records` was made: OIDC Core §2 auth_time. None where none
+    has a time, as for a session signed in by the shell's login()."""
+    times = [record["at"] for record in records if isinstance(record.get("at"), int | float)]
     return datetime.fromtimestamp(max(times), UTC) if times else None
+
+
+def signed_in_at(request):
+    """When this session's user last authenticated (signed in or re-authenticated)."""
+    return latest_authentication_time(authentication_records(request))
 
 
 def reauthentication_url(request, next_url):
