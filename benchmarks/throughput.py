@@ -94,13 +94,12 @@ CEILING_FILES = {
         import sys
         import urllib.parse
         from datetime import timedelta
-        from importlib import import_module
 
         import django
 
         django.setup()
 
-        from django.conf import settings
+        from authserver.access_tokens import generate as generate_jwt_access_token
         from django.contrib.auth import get_user_model
         from django.db import transaction
         from django.utils import timezone
@@ -163,7 +162,7 @@ CEILING_FILES = {
             # endpoint makes one with OAUTH_ACCESS_TOKEN_FORMAT=jwt, stored the same way.
             issuing = Request("https://127.0.0.1/o/token/")
             issuing.grant_type, issuing.user, issuing.client, issuing.scopes = "refresh_token", user, demo, ["read"]
-            jwt_bearer = import_module(f"{settings.PROJECT_PACKAGE}.oauth.access_tokens").generate(issuing)
+            jwt_bearer = generate_jwt_access_token(issuing)
             token(AccessToken, jwt_bearer, user=user, application=demo, expires=expires, scope="read").save()
 
         with open(os.path.join(out_dir, "authorization_code.txt"), "w") as bodies:
@@ -889,7 +888,7 @@ def main():
         default=[],
         metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
         help="run the project's rows again with these environment variables, e.g. "
-        "no-token-cache:OAUTH_TOKEN_CACHE_SECONDS=0 (repeatable; see README, 'Performance')",
+        "no-token-cache:OAUTH_TOKEN_CACHE_SECONDS=0 (repeatable; see the generated docs/performance.md)",
     )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     raise SystemExit(run(parser.parse_args()))

@@ -12,6 +12,7 @@ COOKIECUTTER_CONTEXT = r"""{{ cookiecutter | jsonify }}"""
 # top-level folder of the generated project.
 PROJECT_MODULES = frozenset(
     {
+        "authserver",
         "config",
         "django",
         "environ",

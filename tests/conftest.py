@@ -1,73 +1,26 @@
-"""Bake the template once per session and share the results between tests."""
+"""
+The template's fixtures, and the hook that keeps each costly one on one pytest-xdist worker.
+The helpers tests import are in support.py, live.py and oauth_helpers.py.
+"""
 
-import contextlib
-import json
-import os
-import secrets
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
-from cookiecutter.main import cookiecutter
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_SLUG = "my_authorization_server"
-# The .env values the post-generation hook fills with fresh random values.
-SECRET_KEYS = (
-    "DJANGO_SECRET_KEY",
-    "DJANGO_SUPERUSER_PASSWORD",
-    "OAUTH_DEMO_CLIENT_ID",
-    "OAUTH_DEMO_CLIENT_SECRET",
-    "OAUTH_M2M_CLIENT_ID",
-    "OAUTH_M2M_CLIENT_SECRET",
+from .live import CHROMIUM, CHROMIUM_ARGS
+from .support import (
+    DEFAULT_SLUG,
+    TEMPLATE_DIR,
+    bake,
+    free_port,
+    fresh_postgres_database,
+    project_env,
+    read_env_values,
+    run,
+    running_server,
+    runserver_command,
+    venv_manage,
 )
-
-
-def bake(output_dir: Path, **context: str) -> Path:
-    """Bake without the setup steps (run_setup=n): fast, and the hooks still run."""
-    project = cookiecutter(
-        str(TEMPLATE_DIR),
-        no_input=True,
-        output_dir=str(output_dir),
-        extra_context={"run_setup": "n", **context},
-    )
-    return Path(project)
-
-
-def run(args, cwd, env=None, timeout=600):
-    """Run a command; on failure, fail the test with its output."""
-    result = subprocess.run(
-        args,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"{' '.join(map(str, args))} exited {result.returncode}\n"
-            f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
-        )
-    return result
-
-
-def project_env(**overrides: str) -> dict[str, str]:
-    """The environment a baked project's commands run in, with a generated test signing key."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "OAUTH_"))}
-    return {**env, **overrides}
-
-
-def manage(project: Path, *args: str, **env: str):
-    return run([sys.executable, "manage.py", *args], cwd=project, env=project_env(**env))
-
 
 # Option combinations baked once per session. Each one exercises a different part of the
 # templating: a custom slug and zone, scopes with punctuation, characters that need escaping.
@@ -96,9 +49,59 @@ OPTION_SETS = {
     # Both: registration and metadata documents, with the sample API on REST framework.
     "mcp_ready_drf": {"mcp_ready": "y", "api_framework": "drf"},
 }
+# The quick tier (pytest -m "not slow") bakes the defaults only.
+QUICK_OPTION_SET = "defaults"
 
 
-@pytest.fixture(scope="session", params=sorted(OPTION_SETS))
+# Which pytest-xdist worker runs a test (--dist loadgroup keeps each xdist_group on one worker).
+# A session fixture exists once per worker: a test that uses a costly one runs in its group, so
+# the fixture is made once. Most costly first: a test that uses several goes with the first.
+SHARED_FIXTURE_GROUPS = {
+    # The run_setup=y bake (a virtualenv, migrations, the seeded clients) and its live servers.
+    "full_bake": "full_setup",
+    # One group per option set: the sets are baked in parallel, each once.
+    "baked": "bake",
+}
+
+
+def worker_group(item):
+    """The xdist group of a test: that of the first costly session fixture it uses; else its
+    file's, so that a module-scoped fixture is made once too; none for a test marked `spread`."""
+    for fixture, group in SHARED_FIXTURE_GROUPS.items():
+        if fixture in item.fixturenames:
+            callspec = getattr(item, "callspec", None)
+            parameter = callspec.params.get(fixture) if callspec else None
+            return f"{group}-{parameter}" if parameter else group
+    if item.get_closest_marker("spread"):
+        return None
+    return item.path.stem
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Put every test in its worker group, before pytest-xdist reads the groups (its own hook)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            raise pytest.UsageError(
+                f"{item.nodeid} sets an xdist_group marker: tests/conftest.py gives every test its "
+                "group (worker_group); add a costly session fixture to SHARED_FIXTURE_GROUPS instead"
+            )
+        if "full_bake" in item.fixturenames and not item.get_closest_marker("slow"):
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the full setup's bake (minutes): mark it slow "
+                "(pytestmark = pytest.mark.slow), so that the quick tier leaves it out"
+            )
+        if group := worker_group(item):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        name if name == QUICK_OPTION_SET else pytest.param(name, marks=pytest.mark.slow)
+        for name in sorted(OPTION_SETS)
+    ],
+)
 def baked(request, tmp_path_factory):
     """A project baked with run_setup=n for each option set."""
     options = OPTION_SETS[request.param]
@@ -121,8 +124,8 @@ def signing_key_file(tmp_path_factory):
     return path
 
 
-# The full setup: one run_setup=y bake per session, shared by every test of the "full_setup"
-# xdist group (so a single worker bakes it), and a live server on it.
+# The full setup: one run_setup=y bake per session, and live servers on it. Every test that uses
+# it runs on one worker (the "full_setup" group above), so a single worker bakes it.
 
 
 @pytest.fixture(scope="session")
@@ -144,80 +147,7 @@ def project(full_bake):
 
 @pytest.fixture(scope="session")
 def env_values(project):
-    lines = (project / ".env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-
-
-def venv_manage(project, *args, **env):
-    """A manage.py command in the baked project's own virtualenv."""
-    return run([str(project / ".venv/bin/python"), "manage.py", *args], cwd=project, env=project_env(**env))
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-# RFC 8707: the resources a live server binds tokens to (OAUTH_RESOURCES): its sample /api/me/ and
-# the API the policy tests name.
-LIVE_API_RESOURCE = "https://api.example.com/"
-
-
-def live_resources(base_url, *more):
-    return ",".join([f"{base_url}/api/me/", LIVE_API_RESOURCE, *more])
-
-
-@contextlib.contextmanager
-def running_server(project, command, base_url, output=None, **env):
-    """Run a server command of the baked project until the block ends; wait for /healthz first.
-
-    The issuer is `base_url` unless `env` pins another OAUTH_ISSUER; the known resources
-    `live_resources(base_url)` unless it names others. What the server prints goes
-    to the file `output` when given (to read its logs), else nowhere.
-    """
-    with open(output, "w+b") if output else tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            command,
-            cwd=project,
-            # gunicorn's workers stop at once, not after draining (tests/test_faults.py drains).
-            env=project_env(
-                **{
-                    "OAUTH_ISSUER": base_url,
-                    "OAUTH_RESOURCES": live_resources(base_url),
-                    "GUNICORN_DRAIN_SECONDS": "0",
-                    **env,
-                }
-            ),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for_health(base_url, server, log)
-            yield base_url
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-
-
-def wait_for_health(base_url, server, log, seconds=30):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
-                assert json.load(response)["status"] == "ok"
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):  # TimeoutError: a worker still booting
-            if time.monotonic() > deadline or server.poll() is not None:
-                log.seek(0)
-                output = log.read().decode(errors="replace")[-4000:]
-                pytest.fail(f"{server.args} did not answer /healthz within {seconds} s:\n{output}")
-            time.sleep(0.2)
-
-
-def runserver_command(project, port):
-    return [str(project / ".venv/bin/python"), "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    return read_env_values(project)
 
 
 @pytest.fixture(scope="session")
@@ -226,34 +156,6 @@ def live_server(project):
     port = free_port()
     with running_server(project, runserver_command(project, port), f"http://127.0.0.1:{port}") as url:
         yield url
-
-
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-
-
-def postgres_admin():
-    """A connection to the PostgreSQL server's maintenance database; skips loudly without a server."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"SKIPPED LOUDLY: no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {error}")
-
-
-def postgres_url(name):
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-@contextlib.contextmanager
-def fresh_postgres_database(purpose):
-    """A new, empty PostgreSQL database until the block ends; yields its URL."""
-    name = f"oauth_{purpose}_{os.getpid()}_{secrets.token_hex(4)}"
-    with postgres_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield postgres_url(name)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -265,8 +167,15 @@ def postgres_database_url():
 
 @pytest.fixture(scope="session")
 def postgres_live_server(project, postgres_database_url):
-    """`manage.py runserver` on PostgreSQL: migrated, with the admin and the seeded clients."""
-    for command in (("migrate", "--noinput"), ("createsuperuser", "--noinput"), ("seed_oauth_clients",)):
+    """`manage.py runserver` on PostgreSQL, set up as the post-generation hook sets up SQLite:
+    migrated, with the admin (its address verified) and the seeded clients."""
+    setup = (
+        ("migrate", "--noinput"),
+        ("createsuperuser", "--noinput"),
+        ("verify_email",),
+        ("seed_oauth_clients",),
+    )
+    for command in setup:
         venv_manage(project, *command, DATABASE_URL=postgres_database_url)
     port = free_port()
     command = runserver_command(project, port)
@@ -283,8 +192,10 @@ def live_database(request):
 
 
 @pytest.fixture(scope="session")
-def any_live_server(request, live_database):
-    """Each live server in turn, for tests that must hold on both databases."""
+def any_live_server(request, live_database, full_bake):
+    """Each live server in turn, for tests that must hold on both databases. (It names full_bake,
+    which both servers run: a fixture reached through request.getfixturevalue is missing from
+    item.fixturenames, which worker_group reads.)"""
     return request.getfixturevalue(
         {"sqlite": "live_server", "postgresql": "postgres_live_server"}[live_database]
     )
@@ -296,3 +207,28 @@ def live_database_env(request, live_database):
     if live_database == "sqlite":
         return {}
     return {"DATABASE_URL": request.getfixturevalue("postgres_database_url")}
+
+
+# The browser tests' headless Chromium (Debian's: Playwright cannot download one here).
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.is_file():
+        pytest.skip(
+            f"SKIPPED LOUDLY: no browser at {CHROMIUM}; install it with "
+            "`apt-get update && apt-get install -y chromium` (.ci/run does)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context()
+    yield context.new_page()
+    context.close()

@@ -2,18 +2,22 @@
 
 import ipaddress
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from .conftest import venv_manage
+from .support import TEMPLATE_DIR, venv_manage
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -153,3 +157,63 @@ def loopback_certificate(directory):
         )
     )
     return certificate_file, key_file
+
+
+# The browser tests: Debian's Chromium, headless, driven by Playwright (the `chromium` and `page`
+# fixtures in conftest.py). Playwright cannot download a browser of its own here.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Where the browser tests' screenshots land.
+ARTIFACTS = TEMPLATE_DIR / "test-artifacts"
+
+
+def register_web_client(project, client_id, redirect_uri):
+    """A confidential web client named "Browser test app"; return (client_id, redirect_uri)."""
+    register_client(
+        project,
+        {},
+        client_id=client_id,
+        client_secret=secrets.token_urlsafe(48),
+        name="Browser test app",
+        client_type="confidential",
+        authorization_grant_type="authorization-code",
+        redirect_uris=redirect_uri,
+        algorithm="RS256",
+        allowed_scopes="openid read",
+        # Every test signs in and meets the consent page, whatever an earlier one allowed.
+        always_ask_consent=True,
+    )
+    return client_id, redirect_uri
+
+
+def sign_in_to_consent(page, live_server, web_client, env_values, screenshots=False):
+    """In the browser `page`, open an authorization URL, sign in with the login form, arrive at
+    the consent page; return (the redirect URI, the state)."""
+    client_id, redirect_uri = web_client
+    client = OAuth2Session(
+        client_id, scope="openid read", redirect_uri=redirect_uri, code_challenge_method="S256"
+    )
+    url, state = client.create_authorization_url(
+        discover(live_server)["authorization_endpoint"], code_verifier=generate_token(48)
+    )
+    page.goto(url)
+    page.get_by_label("Username").fill(env_values["DJANGO_SUPERUSER_USERNAME"])
+    page.get_by_label("Password").fill(env_values["DJANGO_SUPERUSER_PASSWORD"])
+    if screenshots:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "login.png", full_page=True)
+    page.locator("main").get_by_role("button", name="Sign in", exact=True).click()
+
+    page.get_by_role("heading", name="Allow Browser test app to access your account?").wait_for()
+    scopes = page.locator("ul.scopes li").all_inner_texts()
+    assert scopes == ["Sign you in with your account", "Read your data"]
+    if screenshots:
+        page.screenshot(path=ARTIFACTS / "consent.png", full_page=True)
+    return redirect_uri, state

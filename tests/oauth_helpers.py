@@ -1,9 +1,15 @@
-"""The authorization code flow against a live baked server, for tests that need a code or tokens."""
+"""The authorization code flow against a live baked server, for tests that need a code or tokens,
+and the checks a relying party makes of an ID token."""
 
 import base64
 import hashlib
 import secrets
 from urllib.parse import urlencode
+
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from .live import checked, query_of, sign_in, submit
 
@@ -55,3 +61,38 @@ def token_request(base_url, env_values, **form):
     """POST `form` to the token endpoint as the demo client (HTTP Basic); return the response."""
     credentials = (env_values["OAUTH_DEMO_CLIENT_ID"], env_values["OAUTH_DEMO_CLIENT_SECRET"])
     return checked().post(f"{base_url}/o/token/", data=form, auth=credentials, timeout=60)
+
+
+def demo_client(metadata, env_values, scope=DEFAULT_SCOPE, **options):
+    """The seeded confidential web client, as Authlib's session, asking for `scope`."""
+    return checked(
+        OAuth2Session(
+            env_values["OAUTH_DEMO_CLIENT_ID"],
+            env_values["OAUTH_DEMO_CLIENT_SECRET"],
+            scope=scope,
+            redirect_uri=env_values["OAUTH_DEMO_REDIRECT_URI"],
+            code_challenge_method="S256",
+            token_endpoint=metadata["token_endpoint"],
+            **options,
+        )
+    )
+
+
+def verified_id_token_claims(metadata, client_id, token, nonce):
+    """OIDC Core 1.0 §3.1.3.7: signature against the published JWKS, then iss, aud, nonce, exp, iat."""
+    keys = KeySet.import_key_set(checked().get(metadata["jwks_uri"]).json())
+    id_token = jwt.decode(
+        token["id_token"], keys, algorithms=metadata["id_token_signing_alg_values_supported"]
+    )
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": metadata["issuer"]},
+        aud={"essential": True, "value": client_id},
+        nonce={"essential": True, "value": nonce},
+        sub={"essential": True},
+        exp={"essential": True},
+        iat={"essential": True},
+    ).validate(id_token.claims)
+    # §3.1.3.8: at_hash binds the ID token to the access token issued with it.
+    at_hash = create_half_hash(token["access_token"], id_token.header["alg"]).decode()
+    assert id_token.claims["at_hash"] == at_hash
+    return id_token.claims

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("benchmark")
+pytestmark = pytest.mark.slow
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 ROWS = {

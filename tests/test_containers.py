@@ -29,11 +29,11 @@ import requests
 import yaml
 from requests.adapters import HTTPAdapter
 
-from .conftest import SECRET_KEYS, bake, free_port, fresh_postgres_database, manage, run
 from .live import checked, query_of, sign_in, submit
 from .oauth_helpers import authorization_params
+from .support import SECRET_KEYS, bake, free_port, fresh_postgres_database, manage, read_env_values, run
 
-pytestmark = pytest.mark.xdist_group("containers")
+pytestmark = pytest.mark.slow
 
 DOMAIN = "auth.containers.test"
 ISSUER = f"https://{DOMAIN}"
@@ -136,8 +136,7 @@ def container_project(tmp_path_factory):
 @pytest.fixture(scope="session")
 def project_secrets(container_project):
     """The bake's .env values and its key: the ones the replicas run with, too."""
-    lines = (container_project / ".env").read_text().splitlines()
-    values = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    values = read_env_values(container_project)
     values = {**values, "OAUTH_DEMO_REDIRECT_URI": REDIRECT_URI}
     values["OIDC_RSA_PRIVATE_KEY"] = (container_project / "keys/oidc.key").read_text()
     assert all(values[name] for name in SECRET_KEYS)

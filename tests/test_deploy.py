@@ -1,7 +1,8 @@
 """
-The generated README's Deploy section, followed as a script would: its `deploy-step` blocks run in
-order with production settings on a fresh PostgreSQL database and Redis, gunicorn started as its
-systemd unit says, behind nginx running the project's deploy/nginx.conf, which terminates TLS.
+The generated project's deploy guide (docs/deploy.md), followed as a script would: its
+`deploy-step` blocks run in order with production settings on a fresh PostgreSQL database and
+Redis, gunicorn started as its systemd unit says, behind nginx running the project's
+deploy/nginx.conf, which terminates TLS.
 
 What a test machine is not, the commands are adapted for, and nothing else: no service user (root
 runs the commands), temporary folders for /srv, /etc and /var/lib, free loopback ports, the test's
@@ -30,10 +31,10 @@ import pytest
 import requests
 from joserfc.jwk import RSAKey
 
-from .conftest import DEFAULT_SLUG, bake, free_port, fresh_postgres_database, project_env, run, venv_manage
+from .support import DEFAULT_SLUG, bake, free_port, fresh_postgres_database, project_env, run, venv_manage
 from .test_production import REDIS_URL, certificate  # noqa: F401  (a fixture used below)
 
-pytestmark = pytest.mark.xdist_group("production")
+pytestmark = pytest.mark.slow
 
 SLUG = DEFAULT_SLUG
 DOMAIN = "auth.example.com"
@@ -41,9 +42,9 @@ NGINX = "/usr/sbin/nginx"
 ADMIN_PASSWORD = secrets.token_urlsafe(18)
 
 
-def deploy_steps(readme):
-    """The bash blocks the README marks `<!-- deploy-step -->`, in order."""
-    return re.findall(r"^<!-- deploy-step -->\n```bash\n(.*?)\n```$", readme, re.S | re.M)
+def deploy_steps(guide):
+    """The bash blocks the deploy guide marks `<!-- deploy-step -->`, in order."""
+    return re.findall(r"^<!-- deploy-step -->\n```bash\n(.*?)\n```$", guide, re.S | re.M)
 
 
 def unit(project, name):
@@ -77,7 +78,7 @@ class Deployment:
     development_database: dict
 
     def shell(self, commands):
-        """Commands in a new shell, after step 7's `cd` and `export` lines, as the README says."""
+        """Commands in a new shell, after step 7's `cd` and `export` lines, as the guide says."""
         script = "\n".join([*self.adapt(self.steps[1]).splitlines()[:2], commands])
         return run(["bash", "-euo", "pipefail", "-c", script], cwd=self.project, env=self.environment).stdout
 
@@ -108,8 +109,7 @@ def deployment(tmp_path_factory, certificate):  # noqa: F811
     issuer = f"https://127.0.0.1:{https_port}"
     etc, var_lib = root / "etc" / SLUG, root / "var-lib" / SLUG
     (var_lib / "keys").mkdir(parents=True, mode=0o700)  # step 2, for the service user
-    readme = (project / "README.md").read_text()
-    steps = deploy_steps(readme)
+    steps = deploy_steps((project / "docs/deploy.md").read_text())
     assert len(steps) == 5, "environment file, checks and database, admin and clients, smoke test, rotation"
 
     with fresh_postgres_database("deploy") as database_url:
@@ -229,9 +229,7 @@ def nginx(project, certificate_file, key_file, https_port, http_port, gunicorn_p
         proxy.wait(timeout=10)
 
 
-def test_the_readme_deploys_a_server_that_passes_its_smoke_test(deployment):
-    readme = (deployment.project / "README.md").read_text()
-    assert "<!-- deploy-step -->" in readme.split("## Deploy", 1)[1]
+def test_the_deploy_guide_deploys_a_server_that_passes_its_smoke_test(deployment):
     issuer_line, me_line, ready_line = deployment.run_step(3).splitlines()
     me, ready = json.loads(me_line), json.loads(ready_line)
     # Discovery over https, through nginx, names the pinned issuer.
@@ -282,8 +280,8 @@ EXPIRED_COUNT = (
 def test_the_cleanup_timer_and_the_cron_line_clean_the_production_database(deployment):
     project = deployment.project
     cleanup, cleanup_environment = unit(project, f"{SLUG}-cleartokens.service")
-    readme = (project / "README.md").read_text()
-    [(cron_user, cron_command)] = re.findall(r"^\d+ \* \* \* \* (\S+) (.*cleartokens)$", readme, re.M)
+    guide = (project / "docs/deploy.md").read_text()
+    [(cron_user, cron_command)] = re.findall(r"^\d+ \* \* \* \* (\S+) (.*cleartokens)$", guide, re.M)
     assert cron_user == cleanup["User"] == SLUG
 
     for how, command in (

@@ -2,7 +2,7 @@
 The generated project's own test suite where it claims to run: every Python that its
 pyproject.toml admits (that this machine has), and PostgreSQL as well as SQLite.
 
-Each test bakes on its own, so pytest-xdist spreads them over its workers.
+Each test bakes on its own, so pytest-xdist may spread them over its workers (spread).
 """
 
 import os
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TEMPLATE_DIR, bake, fresh_postgres_database, postgres_admin, project_env, run
+from .support import TEMPLATE_DIR, bake, fresh_postgres_database, postgres_admin, project_env, run
+
+pytestmark = pytest.mark.spread
 
 # The template's pyproject.toml, without the lines of its option blocks ({% if %} ... {% endif %}).
 PROJECT_PYPROJECT = tomllib.loads(
@@ -67,6 +69,7 @@ def find_python(version):
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", supported_pythons())
 def test_generated_test_suite_passes_under_each_supported_python(version, tmp_path):
     python = find_python(version)
@@ -104,6 +107,7 @@ def test_generated_test_suite_passes_under_each_supported_python(version, tmp_pa
     )
 
 
+@pytest.mark.slow
 def test_generated_test_suite_passes_on_postgresql(tmp_path):
     # pytest-django runs the suite in test_<name>; --reuse-db keeps that database afterwards,
     # which shows the suite really ran on PostgreSQL. Some tests start the project in a

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from .conftest import SECRET_KEYS, project_env, run, venv_manage
 from .oauth_helpers import authorization_params, sign_in_and_consent, token_request
+from .support import SECRET_KEYS, project_env, run, venv_manage
 
-pytestmark = pytest.mark.xdist_group("full_setup")
+pytestmark = pytest.mark.slow
 
 
 def test_hook_reports_each_step_and_a_summary_without_secrets(full_bake, env_values):

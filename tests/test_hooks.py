@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SECRET_KEYS, bake
+from .support import SECRET_KEYS, bake
 
 HOOKS_DIR = Path(__file__).resolve().parent.parent / "hooks"
 ENV_EXAMPLE = """\

@@ -28,15 +28,11 @@ from aiosmtpd.controller import Controller
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from . import test_live_browser
-from .conftest import free_port, running_server, runserver_command, venv_manage
-from .live import checked, discover, register_client
-from .test_live_browser import ARTIFACTS
-from .test_live_clients import verified_id_token_claims
+from .live import ARTIFACTS, checked, discover, register_client
+from .oauth_helpers import verified_id_token_claims
+from .support import free_port, running_server, runserver_command, venv_manage
 
-pytestmark = pytest.mark.xdist_group("full_setup")
-
-chromium = test_live_browser.chromium
+pytestmark = pytest.mark.slow
 
 LOGIN = "/accounts/login/"
 LOGOUT = "/accounts/logout/"
@@ -51,7 +47,7 @@ SESSIONS = "/accounts/sessions/"
 REAUTHENTICATE = "/accounts/reauthenticate/"
 MFA_REAUTHENTICATE = "/accounts/2fa/reauthenticate/"
 
-# The acr levels the server names (acr_values_supported; oauth/authentication_context.py).
+# The acr levels the server names (acr_values_supported; authserver/authentication_context.py).
 SINGLE_FACTOR, MULTI_FACTOR = "single-factor", "multi-factor"
 
 

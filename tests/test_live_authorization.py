@@ -15,7 +15,7 @@ from joserfc.jwk import KeySet
 from .live import FormParser, checked, discover, query_of, register_client, sign_in, submit
 from .oauth_helpers import authorization_params
 
-pytestmark = pytest.mark.xdist_group("full_setup")
+pytestmark = pytest.mark.slow
 
 
 def remembering_client(project, database_env, env_values):

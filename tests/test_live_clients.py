@@ -9,16 +9,12 @@ import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
-from authlib.oidc.core.util import create_half_hash
 from authlib.oidc.discovery import OpenIDProviderMetadata
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from .live import DEVICE_CODE_GRANT, checked, discover, query_of, register_client, sign_in, submit
+from .oauth_helpers import DEFAULT_SCOPE, demo_client, verified_id_token_claims
 
-pytestmark = pytest.mark.xdist_group("full_setup")
-
-SCOPE = "openid profile email read"
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -36,21 +32,6 @@ def device_client_id(project, any_live_server, live_database_env):
         name="Live test TV",
         client_type="public",
         authorization_grant_type=DEVICE_CODE_GRANT,
-    )
-
-
-def demo_client(metadata, env_values, scope=SCOPE, **options):
-    """The seeded confidential web client, as Authlib's session, asking for `scope`."""
-    return checked(
-        OAuth2Session(
-            env_values["OAUTH_DEMO_CLIENT_ID"],
-            env_values["OAUTH_DEMO_CLIENT_SECRET"],
-            scope=scope,
-            redirect_uri=env_values["OAUTH_DEMO_REDIRECT_URI"],
-            code_challenge_method="S256",
-            token_endpoint=metadata["token_endpoint"],
-            **options,
-        )
     )
 
 
@@ -72,26 +53,6 @@ def sign_in_with_authorization_code(metadata, env_values):
     assert query_of(location)["iss"] == metadata["issuer"]  # RFC 9207
     token = client.fetch_token(authorization_response=location, state=state, code_verifier=verifier)
     return browser, client, token, nonce
-
-
-def verified_id_token_claims(metadata, client_id, token, nonce):
-    """OIDC Core 1.0 §3.1.3.7: signature against the published JWKS, then iss, aud, nonce, exp, iat."""
-    keys = KeySet.import_key_set(checked().get(metadata["jwks_uri"]).json())
-    id_token = jwt.decode(
-        token["id_token"], keys, algorithms=metadata["id_token_signing_alg_values_supported"]
-    )
-    jwt.JWTClaimsRegistry(
-        iss={"essential": True, "value": metadata["issuer"]},
-        aud={"essential": True, "value": client_id},
-        nonce={"essential": True, "value": nonce},
-        sub={"essential": True},
-        exp={"essential": True},
-        iat={"essential": True},
-    ).validate(id_token.claims)
-    # §3.1.3.8: at_hash binds the ID token to the access token issued with it.
-    at_hash = create_half_hash(token["access_token"], id_token.header["alg"]).decode()
-    assert id_token.claims["at_hash"] == at_hash
-    return id_token.claims
 
 
 def api_me(session, issuer):
@@ -147,7 +108,7 @@ def test_revoked_tokens_introspect_as_inactive(metadata, env_values):
     )
     active = resource_server.introspect_token(introspect, token=token["access_token"]).json()
     assert active["active"] is True
-    assert (active["client_id"], active["scope"]) == (env_values["OAUTH_DEMO_CLIENT_ID"], SCOPE)
+    assert (active["client_id"], active["scope"]) == (env_values["OAUTH_DEMO_CLIENT_ID"], DEFAULT_SCOPE)
 
     for token_type in ("access_token", "refresh_token"):
         assert client.revoke_token(revoke, token=token[token_type], token_type_hint=token_type).ok

@@ -13,7 +13,7 @@ import pytest
 from .live import checked
 from .oauth_helpers import authorize, token_request
 
-pytestmark = pytest.mark.xdist_group("full_setup")
+pytestmark = pytest.mark.slow
 
 RACERS = 12
 

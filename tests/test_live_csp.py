@@ -8,22 +8,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from . import test_live_browser
-from .live import query_of
+from .live import query_of, register_web_client, sign_in_to_consent
 
-pytestmark = pytest.mark.xdist_group("full_setup")
-
-# The headless Chromium of the browser tests, and their way to the consent page.
-chromium = test_live_browser.chromium
-page = test_live_browser.page
-sign_in_to_consent = test_live_browser.sign_in_to_consent
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
 def other_origin_client(project, live_server):
     """A client whose redirect URI is on localhost: another origin than the server's 127.0.0.1."""
     redirect_uri = f"http://localhost:{urlsplit(live_server).port}/demo/callback/"
-    return test_live_browser.register_web_client(project, "live-test-other-origin", redirect_uri)
+    return register_web_client(project, "live-test-other-origin", redirect_uri)
 
 
 def test_consent_redirects_to_a_client_on_another_origin(page, live_server, other_origin_client, env_values):

@@ -6,12 +6,9 @@ out. Accessibility basics are checked on each page. Screenshots land in test-art
 
 import pytest
 
-from . import test_live_browser
-from .test_live_browser import ARTIFACTS
+from .live import ARTIFACTS
 
-pytestmark = pytest.mark.xdist_group("full_setup")
-
-chromium = test_live_browser.chromium
+pytestmark = pytest.mark.slow
 
 # WCAG 2.2 §1.4.3: the contrast ratio of text (and of a button's label) to its background.
 MINIMUM_CONTRAST = 4.5
@@ -116,8 +113,8 @@ def test_home_demo_sign_in_consent_claims_refresh_revoke_sign_out(phone, live_se
     assert page.locator('[data-claim="sub"]').inner_text()
     assert "nonce matches the one this demo sent" in page.locator("#checks").inner_text()
     assert page.locator("#userinfo-status").inner_text() == "200"
-    assert page.locator("#api-me-status").inner_text() == "200"
-    assert '"username": "' + env_values["DJANGO_SUPERUSER_USERNAME"] in page.locator("#api-me").inner_text()
+    assert page.locator("#resource-status").inner_text() == "200"
+    assert '"username": "' + env_values["DJANGO_SUPERUSER_USERNAME"] in page.locator("#resource").inner_text()
     assert "••• (sha256:" in page.locator("#token-response-body").inner_text()
     check_accessibility(page, "demo result")
     shot(page, "demo-result")
@@ -129,7 +126,7 @@ def test_home_demo_sign_in_consent_claims_refresh_revoke_sign_out(phone, live_se
 
     page.get_by_role("button", name="Revoke the access token").click()
     assert "now answers 401" in page.locator(".event-revoked").inner_text()
-    assert page.locator("#api-me-status").inner_text() == "401"
+    assert page.locator("#resource-status").inner_text() == "401"
 
     page.get_by_role("button", name="Sign out (RP-initiated logout)").click()
     if page.get_by_role("button", name="Stay signed in").count():

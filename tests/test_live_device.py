@@ -15,10 +15,10 @@ import urllib.parse
 import pytest
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
-from .conftest import free_port, fresh_postgres_database, running_server, venv_manage
 from .live import DEVICE_CODE_GRANT, checked, register_client, sign_in, submit
+from .support import free_port, fresh_postgres_database, running_server, venv_manage
 
-pytestmark = pytest.mark.xdist_group("full_setup")
+pytestmark = pytest.mark.slow
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 INTERVAL = 1

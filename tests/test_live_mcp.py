@@ -37,17 +37,18 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
-from .conftest import (
+from .live import checked, loopback_certificate, register_client, sign_in, submit
+from .support import (
     bake,
     free_port,
     live_resources,
+    read_env_values,
     running_server,
     runserver_command,
     venv_manage,
 )
-from .live import checked, loopback_certificate, register_client, sign_in, submit
 
-pytestmark = pytest.mark.xdist_group("mcp")
+pytestmark = pytest.mark.slow
 
 # Registrations the live server lets one address make per window: enough for this module's
 # tests before the last one, which goes over it.
@@ -57,7 +58,7 @@ CALLBACK = "http://127.0.0.1:53682/callback"
 MCP_SERVER = textwrap.dedent(
     '''
     """An MCP server that accepts this authorization server's tokens, checked by introspection or,
-    for JWT access tokens, from the JWKS alone (VERIFIER): the README's two verifiers."""
+    for JWT access tokens, from the JWKS alone (VERIFIER): the two verifiers of the generated docs/mcp.md."""
 
     import os
 
@@ -167,7 +168,7 @@ import ipaddress
 
 from oauth2_provider import cimd
 
-from {package}.oauth.registration import ClientMetadataFetcher
+from authserver.endpoints.registration import ClientMetadataFetcher
 
 public_only = cimd._ip_is_public
 
@@ -195,7 +196,7 @@ def mcp_project(tmp_path_factory):
         venv_manage(path, *command)
     venv_manage(path, "seed_oauth_clients")
     (path / "config/settings/loopback_cimd.py").write_text(LOOPBACK_CIMD_SETTINGS)
-    (path / "loopback_cimd.py").write_text(LOOPBACK_CIMD_FETCHER.format(package=path.name))
+    (path / "loopback_cimd.py").write_text(LOOPBACK_CIMD_FETCHER)
     return path
 
 
@@ -255,8 +256,7 @@ def metadata_documents(certificate):
 
 @pytest.fixture(scope="module")
 def mcp_env(mcp_project):
-    lines = (mcp_project / ".env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return read_env_values(mcp_project)
 
 
 @pytest.fixture(scope="module")
@@ -653,8 +653,8 @@ def jwt_mcp_server(jwt_issuer, jwt_mcp_url, tmp_path_factory):
 
 
 def test_an_mcp_server_checks_jwt_access_tokens_from_the_jwks_alone(jwt_issuer, jwt_mcp_server, mcp_env):
-    """The README's JWKS verifier in the SDK's MCP server: a JWT bound to it calls the tool; one bound
-    to another resource is refused (RFC 8707 §2, its `aud`); and, as the README says, a revoked one
+    """The JWKS verifier of docs/mcp.md in the SDK's MCP server: a JWT bound to it calls the tool; one bound
+    to another resource is refused (RFC 8707 §2, its `aud`); and, as docs/mcp.md says, a revoked one
     still passes there until its `exp`: revocation reaches only resource servers that introspect."""
     credentials = (mcp_env["OAUTH_M2M_CLIENT_ID"], mcp_env["OAUTH_M2M_CLIENT_SECRET"])
 

@@ -15,7 +15,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from .live import DEVICE_CODE_GRANT, checked, discover, query_of, register_client, submit
 from .oauth_helpers import authorization_params, authorize, sign_in_and_consent, token_request
 
-pytestmark = pytest.mark.xdist_group("full_setup")
+pytestmark = pytest.mark.slow
 
 API = "https://api.example.com/"
 

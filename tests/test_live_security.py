@@ -18,11 +18,11 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import requests
 
-from .conftest import free_port, running_server, runserver_command, venv_manage
 from .live import checked, form_of, query_of, register_client, sign_in, submit
 from .oauth_helpers import authorization_params, sign_in_and_consent, token_request
+from .support import free_port, running_server, runserver_command, venv_manage
 
-pytestmark = pytest.mark.xdist_group("full_setup")
+pytestmark = pytest.mark.slow
 
 # The limits of this module's own server: allauth's failed sign-ins per address and per account
 # (ACCOUNT_RATE_LIMIT_LOGIN_FAILED), and a client's failed authentications.

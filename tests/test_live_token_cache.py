@@ -1,5 +1,5 @@
 """
-Revocation stays instant with the cache of validated tokens (the project's oauth/token_cache.py),
+Revocation stays instant with the cache of validated tokens (the engine's authserver/token_cache.py),
 across the workers of gunicorn: once the revocation endpoint, or a refresh that rotates, has
 answered, no worker accepts the token, at /api/me/ or at introspection, on SQLite and PostgreSQL.
 
@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import free_port, fresh_postgres_database, running_server, venv_manage
 from .live import checked
 from .oauth_helpers import authorize, token_request
+from .support import free_port, fresh_postgres_database, running_server, venv_manage
 
-pytestmark = pytest.mark.xdist_group("full_setup")
+pytestmark = pytest.mark.slow
 
 WORKERS = 4
 # Requests per check, spread over the workers: far more than enough for each to answer some.

@@ -27,19 +27,20 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet, RSAKey
 
-from .conftest import (
+from .live import checked, loopback_certificate, query_of, register_client, sign_in, submit
+from .oauth_helpers import authorization_params, token_request
+from .support import (
     bake,
     free_port,
     fresh_postgres_database,
     postgres_admin,
     postgres_url,
+    read_env_values,
     running_server,
     venv_manage,
 )
-from .live import checked, loopback_certificate, query_of, register_client, sign_in, submit
-from .oauth_helpers import authorization_params, token_request
 
-pytestmark = pytest.mark.xdist_group("production")
+pytestmark = pytest.mark.slow
 
 PRODUCTION = {"DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
 # Production allows https redirect URIs only. Nothing is ever sent there: the tests read the
@@ -87,8 +88,7 @@ def certificate(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def env_values(project):
-    lines = (project / ".env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return read_env_values(project)
 
 
 @pytest.fixture(scope="module")
@@ -540,7 +540,7 @@ def test_logs_are_json_lines_with_request_ids_and_never_a_secret(
     assert traced_line["request_id"] == "edge-1234" and traced_line["status"] == 200
     assert {entry["logger"] for entry in entries} >= {
         "gunicorn.error",
-        "my_authorization_server.middleware.request_logging",
+        "authserver.middleware.request_logging",
     }
     used = {
         "admin password": env_values["DJANGO_SUPERUSER_PASSWORD"],

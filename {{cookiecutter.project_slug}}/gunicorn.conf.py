@@ -5,7 +5,6 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 https://docs.gunicorn.org/en/stable/settings.html
 """
 
-import importlib
 import logging
 import math
 import os
@@ -15,7 +14,7 @@ from pathlib import Path
 import environ
 from gunicorn.glogging import Logger
 
-# The production environment file (README, "Deploy") holds gunicorn's variables below too; the
+# The production environment file (docs/deploy.md, step 4) holds gunicorn's variables below too; the
 # settings read it again, and a real environment variable wins over it in both.
 if os.environ.get("DJANGO_ENV_FILE"):
     environ.Env.read_env(os.environ["DJANGO_ENV_FILE"], overwrite=False)
@@ -47,7 +46,7 @@ def usable_cpus(cpu_max=CGROUP_CPU_MAX):
 
 
 # One process per core: a Python process runs Python on one core at a time. Threads fill the
-# time a request waits for the database. Measured on this project: see README, "The server".
+# time a request waits for the database. Measured on this project: see docs/performance.md#the-server.
 # WEB_CONCURRENCY is the platforms' name for the number of processes.
 workers = int(os.environ.get("WEB_CONCURRENCY", usable_cpus()))
 worker_class = "gthread"
@@ -58,13 +57,14 @@ timeout = 30
 # A worker told to stop (SIGTERM: a stop, a rolling restart, or a reload's old workers) first
 # drains: for DRAIN_SECONDS it goes on serving while /readyz answers 503, so that load balancers
 # and Kubernetes take it out of rotation before it stops accepting; then it finishes the requests
-# in flight, within graceful_timeout. README, "When things fail".
+# in flight, within graceful_timeout. docs/operations.md.
 DRAIN_SECONDS = float(os.environ.get("GUNICORN_DRAIN_SECONDS", 5))
 graceful_timeout = math.ceil(DRAIN_SECONDS) + 30
 
 
 def post_worker_init(worker):
-    health = importlib.import_module("{{ cookiecutter.project_slug }}.pages.health")
+    # Imported in the worker, once Django is set up: the module belongs to the application.
+    from authserver.endpoints import probes as health
 
     def drain(signum, frame):
         # Once: a reload's master repeats SIGTERM to an old worker until it is gone.
@@ -87,13 +87,13 @@ def post_worker_init(worker):
 keepalive = 5
 # Recycle workers now and then, so a slow leak in any library never takes a server down; rarely:
 # each restart re-imports Django (a second of a core), and at 2,000 requests a busy worker did
-# that every few seconds. The benchmark reports each worker's memory growth (README, "Performance").
+# that every few seconds. The benchmark reports each worker's memory growth (docs/performance.md).
 max_requests = 100_000
 max_requests_jitter = 10_000
 # Heartbeat files on a memory file system: a slow disk must not look like a stuck worker.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
-# Requests are logged by the application ({{ cookiecutter.project_slug }}/middleware/request_logging.py): one JSON line each,
+# Requests are logged by the application (authserver/middleware/request_logging.py): one JSON line each,
 # with the request id and without the query string, where authorization codes travel.
 accesslog = None
 
@@ -103,7 +103,7 @@ class ApplicationLogsRequests(Logger):
 
     With logconfig_dict set, gunicorn formats the access log line of every request even when
     accesslog is None, then discards it: about a tenth of the CPU time of a bearer-token check
-    (README, "Performance").
+    (docs/performance.md#what-each-change-bought).
     """
 
     def access(self, resp, req, environ, request_time):
@@ -132,7 +132,7 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"graceful_worker_exit": {"()": GracefulWorkerExit}},
-    "formatters": {"json": {"()": "{{ cookiecutter.project_slug }}.middleware.request_logging.JSONFormatter"}},
+    "formatters": {"json": {"()": "authserver.middleware.request_logging.JSONFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "loggers": {
         "gunicorn.error": {

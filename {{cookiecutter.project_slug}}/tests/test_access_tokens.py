@@ -8,7 +8,7 @@ from django.test import override_settings
 from jwcrypto import jwk, jwt
 from oauth2_provider.views.mixins import OAuthLibMixin
 
-from .conftest import ISSUER, revoke, token_request
+from .support import ISSUER, revoke, token_request
 
 API = "https://api.example.com/"
 

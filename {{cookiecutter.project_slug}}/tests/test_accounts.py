@@ -1,10 +1,9 @@
-"""The account pages' own rules, beyond allauth's defaults (users/forms.py)."""
+"""The account pages' own rules, beyond allauth's defaults (authserver/accounts.py)."""
 
 import pytest
 from django.urls import reverse
 
-from .conftest import PASSWORD
-from .test_authentication_context import totp_code
+from .support import PASSWORD, AuthenticatorApp
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,10 @@ def test_the_code_that_enrols_an_authenticator_app_cannot_sign_in_again(client, 
     assert client.post(reverse("account_reauthenticate"), {"password": PASSWORD}).status_code == 302
     page = client.get(reverse("mfa_activate_totp"))
     assert page.status_code == 200, page.get("Location")
-    code = totp_code(page.context["form"].secret)
+    # Time for the rest of the test within the code's step: its replay must meet a spent code,
+    # not one whose step has ended.
+    app = AuthenticatorApp(page.context["form"].secret)
+    code = app.code(margin=5)
     activated = client.post(reverse("mfa_activate_totp"), {"code": code})
     assert activated.status_code == 302, activated.context["form"].errors
     client.post(reverse("account_logout"))
@@ -29,4 +31,5 @@ def test_the_code_that_enrols_an_authenticator_app_cannot_sign_in_again(client, 
     assert sign_in_with_password(client, user).status_code == 302
     replayed = client.post(reverse("mfa_authenticate"), {"code": code})
     assert replayed.status_code == 200 and replayed.context["form"].errors
+    assert app.step_now() == app.step, "the code's step ended before it was replayed"
     assert not client.get("/").context["user"].is_authenticated

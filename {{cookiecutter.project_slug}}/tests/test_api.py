@@ -2,16 +2,9 @@
 
 import pytest
 
+from .support import client_credentials_token
+
 pytestmark = pytest.mark.django_db
-
-
-def client_credentials_token(client, m2m_client, scope):
-    response = client.post(
-        "/o/token/",
-        {"grant_type": "client_credentials", "scope": scope},
-        HTTP_AUTHORIZATION=m2m_client.basic_auth,
-    )
-    return response.json()["access_token"]
 
 
 def test_without_a_token_it_challenges(client):

@@ -6,7 +6,7 @@ from django.test import RequestFactory
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .test_api import client_credentials_token
+from .support import client_credentials_token
 
 pytestmark = pytest.mark.django_db
 

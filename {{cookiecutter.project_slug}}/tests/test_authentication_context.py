@@ -2,7 +2,8 @@
 What the ID token says about the authentication: amr (RFC 8176), acr and auth_time (OpenID Connect
 Core §2), acr_values and an essential acr (§3.1.2.1, §5.5.1.1), and Application.requires_multi_factor.
 Sessions are signed in through allauth's own pages; TOTP codes are computed with allauth's TOTP
-functions, WebAuthn answered by tests/webauthn_authenticator.py. Code: oauth/authentication_context.py, oauth/authorization.py, oauth/validator.py.
+functions, WebAuthn answered by tests/webauthn_authenticator.py. Code:
+authserver/authentication_context.py, authserver/endpoints/authorization.py, authserver/validator.py.
 """
 
 import json
@@ -14,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.core.checks import run_checks
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -22,17 +23,18 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_grant_model
 
-from .conftest import (
+from .support import (
     ISSUER,
     PASSWORD,
+    AuthenticatorApp,
     AuthorizationRequest,
+    enter_user_code,
+    poll_for_device_token,
     query_of,
+    start_device_flow,
     token_request,
     verify_id_token,
 )
-from .test_device import enter as enter_user_code
-from .test_device import poll as poll_device
-from .test_device import start as start_device
 from .webauthn_authenticator import SoftwareAuthenticator
 
 pytestmark = pytest.mark.django_db
@@ -41,16 +43,11 @@ SINGLE_FACTOR, MULTI_FACTOR = "single-factor", "multi-factor"
 MFA_REAUTHENTICATE = "/accounts/2fa/reauthenticate/"
 
 
-def totp_code(secret):
-    """The code an authenticator app shows now (RFC 6238, 30-second steps), by allauth's HOTP function."""
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
-
-
 def enrol_totp(user):
-    """An authenticator app enrolled for the user (allauth's own activation), and its secret."""
+    """An authenticator app enrolled for the user (allauth's own activation)."""
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
-    return secret
+    return AuthenticatorApp(secret)
 
 
 def sign_in(client, user, next_url="/", code=None):
@@ -95,12 +92,12 @@ def id_token_claims(client, exchange, request, code):
     return verify_id_token(client, exchange(request, code).json()["id_token"])
 
 
-def step_up(client, response, secret, back_to="/o/authorize/?"):
+def step_up(client, response, app, back_to="/o/authorize/?"):
     """allauth's MFA reauthentication, where the server sent the user; return where it sends them back."""
     assert response.status_code == 302
     assert response["Location"].startswith(f"{MFA_REAUTHENTICATE}?next=")
     assert client.get(response["Location"]).status_code == 200
-    back = client.post(response["Location"], {"code": totp_code(secret)})
+    back = client.post(response["Location"], {"code": app.code()})
     assert back.status_code == 302, back.content
     assert back["Location"].startswith(back_to)
     return back["Location"]
@@ -120,9 +117,9 @@ def test_a_password_sign_in_is_pwd_at_the_single_factor_level(client, user, demo
 
 
 def test_a_totp_code_at_sign_in_adds_otp_and_mfa(client, user, demo_client, exchange):
-    secret = enrol_totp(user)
+    app = enrol_totp(user)
     request = AuthorizationRequest(demo_client.client_id)
-    sign_in(client, user, request.url, code=totp_code(secret))
+    sign_in(client, user, request.url, code=app.code())
     claims = id_token_claims(client, exchange, request, consent(client, request))
     assert claims["amr"] == ["mfa", "otp", "pwd"]
     assert claims["acr"] == MULTI_FACTOR
@@ -140,9 +137,9 @@ def test_a_recovery_code_at_sign_in_is_otp_too(client, user, demo_client, exchan
 
 def test_refresh_issued_id_tokens_keep_the_original_authentication(client, user, demo_client, exchange):
     """OIDC Core §12.2: the same auth_time, and here the same amr and acr, after each rotation."""
-    secret = enrol_totp(user)
+    app = enrol_totp(user)
     request = AuthorizationRequest(demo_client.client_id)
-    sign_in(client, user, request.url, code=totp_code(secret))
+    sign_in(client, user, request.url, code=app.code())
     tokens = exchange(request, consent(client, request)).json()
     original = verify_id_token(client, tokens["id_token"])
     # The session signs out: the refresh tokens keep what the sign-in was.
@@ -241,9 +238,9 @@ def test_asking_for_multi_factor_steps_a_password_session_up(client, user, demo_
     second factor on allauth's page and comes back to the authorization request."""
     request = AuthorizationRequest(demo_client.client_id)
     sign_in(client, user)
-    secret = enrol_totp(user)
+    app = enrol_totp(user)
     signed_in_at = int(time.time())
-    back = step_up(client, client.get(url_of(request, acr_values=MULTI_FACTOR)), secret)
+    back = step_up(client, client.get(url_of(request, acr_values=MULTI_FACTOR)), app)
     assert back == url_of(request, acr_values=MULTI_FACTOR), "back to the same authorization request"
     claims = id_token_claims(client, exchange, request, consent(client, request, back))
     assert claims["amr"] == ["mfa", "otp", "pwd"]
@@ -265,9 +262,9 @@ def test_asking_for_multi_factor_without_a_second_factor_gets_the_level_achieved
 
 
 def test_a_multi_factor_session_needs_no_step_up(client, user, demo_client, exchange):
-    secret = enrol_totp(user)
+    app = enrol_totp(user)
     request = AuthorizationRequest(demo_client.client_id)
-    sign_in(client, user, code=totp_code(secret))
+    sign_in(client, user, code=app.code())
     code = consent(client, request, url_of(request, acr_values=MULTI_FACTOR))
     assert id_token_claims(client, exchange, request, code)["acr"] == MULTI_FACTOR
 
@@ -319,17 +316,17 @@ def test_an_essential_multi_factor_acr_steps_up_a_user_with_a_second_factor(
 ):
     request = AuthorizationRequest(demo_client.client_id)
     sign_in(client, user)
-    secret = enrol_totp(user)
-    back = step_up(client, client.get(url_of(request, claims=essential_acr(MULTI_FACTOR))), secret)
+    app = enrol_totp(user)
+    back = step_up(client, client.get(url_of(request, claims=essential_acr(MULTI_FACTOR))), app)
     code = consent(client, request, back)
     assert id_token_claims(client, exchange, request, code)["acr"] == MULTI_FACTOR
 
 
 def test_an_essential_acr_gets_one_of_its_values(client, user, demo_client, exchange):
     """§5.5.1.1: the acr matches one of the essential values; a multi-factor session meets single-factor."""
-    secret = enrol_totp(user)
+    app = enrol_totp(user)
     request = AuthorizationRequest(demo_client.client_id)
-    sign_in(client, user, code=totp_code(secret))
+    sign_in(client, user, code=app.code())
     code = consent(client, request, url_of(request, claims=essential_acr(SINGLE_FACTOR)))
     claims = id_token_claims(client, exchange, request, code)
     assert claims["acr"] == SINGLE_FACTOR
@@ -383,12 +380,12 @@ def test_a_client_requiring_multi_factor_steps_a_password_session_up(
 ):
     request = AuthorizationRequest(demo_client.client_id)
     sign_in(client, user)
-    secret = enrol_totp(user)
+    app = enrol_totp(user)
     # The consent form's answer, sent without the second factor, is no way round it.
     refused = client.post(request.url, {**request.params, "allow": "Authorize"})
     assert refused["Location"].startswith(f"{MFA_REAUTHENTICATE}?next=")
     assert not get_grant_model().objects.exists()
-    back = step_up(client, client.get(request.url), secret)
+    back = step_up(client, client.get(request.url), app)
     claims = id_token_claims(client, exchange, request, consent(client, request, back))
     assert claims["acr"] == MULTI_FACTOR
     assert claims["amr"] == ["mfa", "otp", "pwd"]
@@ -425,18 +422,18 @@ def test_a_device_for_a_client_requiring_multi_factor_is_allowed_only_with_it(
         authorization_grant_type=application_model.GRANT_DEVICE_CODE,
         requires_multi_factor=True,
     )
-    codes = start_device(client).json()
+    codes = start_device_flow(client).json()
     sign_in(client, user)
     confirm = enter_user_code(client, codes["user_code"])["Location"]
     assert client.get(confirm).status_code == 403, "no second factor: enrol first"
     assert client.post(confirm, {"action": "accept"}).status_code == 403
-    secret = enrol_totp(user)
+    app = enrol_totp(user)
     refused = client.post(confirm, {"action": "accept"})
     assert refused["Location"].startswith(f"{MFA_REAUTHENTICATE}?next=")
-    assert poll_device(client, codes["device_code"]).json()["error"] == "authorization_pending"
-    assert step_up(client, client.get(confirm), secret, back_to=confirm) == confirm
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    assert step_up(client, client.get(confirm), app, back_to=confirm) == confirm
     assert client.post(confirm, {"action": "accept"}).status_code == 302
-    assert poll_device(client, codes["device_code"]).status_code == 200
+    assert poll_for_device_token(client, codes["device_code"]).status_code == 200
 
 
 # max_age and prompt=login: OIDC Core §3.1.2.1, from the same record as auth_time
@@ -456,9 +453,9 @@ def test_a_second_factor_given_since_makes_the_session_fresh_for_max_age(client,
     """max_age counts from "the last time the End-User was actively authenticated" (§3.1.2.1)."""
     request = AuthorizationRequest(demo_client.client_id)
     sign_in(client, user)
-    secret = enrol_totp(user)
+    app = enrol_totp(user)
     authenticated_long_ago(client, 3600)
-    back = step_up(client, client.get(url_of(request, acr_values=MULTI_FACTOR)), secret)
+    back = step_up(client, client.get(url_of(request, acr_values=MULTI_FACTOR)), app)
     claims = id_token_claims(client, exchange, request, consent(client, request, f"{back}&max_age=60"))
     assert timezone.now().timestamp() - claims["auth_time"] <= 60
 

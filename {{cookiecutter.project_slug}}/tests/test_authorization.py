@@ -1,6 +1,6 @@
 """
 The authorization endpoint: RFC 6749 §3.1 and §4.1.1-4.1.2.1, RFC 7636, RFC 9207, RFC 9700,
-OpenID Connect Core §3.1.2 (prompt, max_age). Code: oauth/authorization.py.
+OpenID Connect Core §3.1.2 (prompt, max_age). Code: authserver/endpoints/authorization.py.
 """
 
 import base64
@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_grant_model
 
-from .conftest import (
+from .support import (
     DEMO_REDIRECT_URI,
     ISSUER,
     PASSWORD,
@@ -235,7 +235,7 @@ def test_access_denied_carries_the_issuer(client, signed_in, demo_client):
     ],
 )
 def test_oversized_parameters_are_invalid_request(client, signed_in, demo_client, name, value):
-    """Every stored parameter has a bound (oauth/common.py, PARAMETER_LIMITS) a real client never
+    """Every stored parameter has a bound (authserver/parameters.py, PARAMETER_LIMITS) a real client never
     reaches: beyond it, invalid_request at the redirect URI (RFC 6749 §4.1.2.1), and no code."""
     request = AuthorizationRequest(demo_client.client_id)
     response = client.get("/o/authorize/", {**request.params, name: value})

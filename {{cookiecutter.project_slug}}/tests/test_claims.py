@@ -1,17 +1,19 @@
 """
 The claims released about a user, in the ID token and at UserInfo, and the claims request
-parameter: OpenID Connect Core §5.1, §5.3.2, §5.4, §5.5. Code: oauth/claims.py, oauth/validator.py.
+parameter: OpenID Connect Core §5.1, §5.3.2, §5.4, §5.5. Code: authserver/adapter.py (which claims),
+authserver/claims.py and authserver/validator.py (how they are released).
 """
 
 import json
 import uuid
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from .conftest import (
+from .support import (
     DEMO_REDIRECT_URI,
     ISSUER,
     PASSWORD,
@@ -69,13 +71,27 @@ def test_a_user_without_an_email_gets_no_email_claims(client, django_user_model,
 
 def test_claims_have_their_standard_types(client, user, demo_client, exchange):
     # OIDC Core §5.1: email_verified a boolean, updated_at a JSON number of seconds; false
-    # because Django verifies no address.
+    # because no one proved they receive mail at this user's address (allauth's records).
     user.refresh_from_db()
     for claims in sign_in_and_get_claims(client, user, demo_client, exchange):
         assert claims["email_verified"] is False
         assert type(claims["updated_at"]) is int
         assert claims["updated_at"] == int(user.updated_at.timestamp())
         assert (claims["given_name"], claims["family_name"]) == ("Alice", "Liddell")
+
+
+def test_email_verified_is_what_allauths_records_say(client, user, demo_client, exchange):
+    # OIDC Core §5.1, §5.7: true once the user proved the address (a verification or reset link);
+    # another address of theirs being verified, or this one's record unverified, is not enough.
+    EmailAddress.objects.create(user=user, email="alice.other@example.com", verified=True, primary=False)
+    address = EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
+    for claims in sign_in_and_get_claims(client, user, demo_client, exchange):
+        assert claims["email_verified"] is False
+    address.verified = True
+    address.save()
+    client.logout()
+    for claims in sign_in_and_get_claims(client, user, demo_client, exchange):
+        assert (claims["email"], claims["email_verified"]) == ("alice@example.com", True)
 
 
 def test_updated_at_follows_a_change_of_the_user_not_a_sign_in(client, user):

@@ -1,6 +1,6 @@
 """
 Which scopes each client may have (RFC 6749 §3.3): its registration's allowed scopes, and never the
-scopes that describe a user through client credentials. Code: oauth/validator.py, oauth/models.py.
+scopes that describe a user through client credentials. Code: authserver/validator.py, authserver/models.py.
 """
 
 from urllib.parse import urlencode
@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from oauth2_provider.models import get_access_token_model, get_device_grant_model, get_grant_model
 
-from .conftest import (
+from .support import (
     AuthorizationRequest,
     assert_error_sent_to_the_client,
     authorize_with,

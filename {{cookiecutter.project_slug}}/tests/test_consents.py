@@ -1,6 +1,7 @@
 """
 Remembered consent and its withdrawal: the user's page of the clients they allowed, which revokes
-a client's tokens for the user when consent is withdrawn. Code: oauth/consent.py.
+a client's tokens for the user when consent is withdrawn. Code: authserver/consent.py,
+authserver/endpoints/consents.py.
 """
 
 import pytest
@@ -8,7 +9,7 @@ from django.test import Client
 from django.utils.html import escape
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from .conftest import (
+from .support import (
     AuthorizationRequest,
     api_me_status,
     assert_error_sent_to_the_client,

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from .conftest import Credentials
+from .support import Credentials
 
 pytestmark = pytest.mark.django_db
 

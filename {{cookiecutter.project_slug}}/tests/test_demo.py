@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import query_of
+from .support import query_of
 
 # The browser is on the loopback address the demo client's redirect URI names (any port).
 BROWSER_HOST = {"HTTP_HOST": "127.0.0.1:8000"}
@@ -97,7 +97,7 @@ def test_demo_signs_in_and_shows_the_verified_id_token(demo_signed_in, user, own
     assert result["id_token_claims"]["sub"] == str(user.sub)
     assert "nonce matches the one this demo sent" in page
     assert result["userinfo"][0] == 200 and result["userinfo"][1]["sub"] == str(user.sub)
-    assert result["api_me"][0] == 200 and result["api_me"][1]["user"]["username"] == user.username
+    assert result["resource"][0] == 200 and result["resource"][1]["user"]["username"] == user.username
     # The raw token response is shown, its tokens masked.
     for name in ("access_token", "refresh_token", "id_token"):
         assert result["tokens"][name] not in page
@@ -113,12 +113,12 @@ def test_demo_refreshes_revokes_and_signs_out(client, demo_signed_in, own_server
     [event] = refreshed["events"]
     assert event["old_refresh_token"] != event["new_refresh_token"]
     assert refreshed["tokens"]["access_token"] != before["access_token"]
-    assert refreshed["api_me"][0] == 200
+    assert refreshed["resource"][0] == 200
 
     assert client.post("/demo/revoke/", **BROWSER_HOST).status_code == 302
     revoked = client.get("/demo/", **BROWSER_HOST).context["result"]
     assert revoked["events"][-1]["revocation_status"] == 200
-    assert revoked["api_me"][0] == 401 and revoked["events"][-1]["api_me_status"] == 401
+    assert revoked["resource"][0] == 401 and revoked["events"][-1]["resource_status"] == 401
 
     logout = client.post("/demo/logout/", **BROWSER_HOST)
     assert logout.status_code == 302 and "/o/logout/?" in logout["Location"]

@@ -1,4 +1,7 @@
-"""The deploy files (deploy/, gunicorn.conf.py, the README's cron line) share one production environment."""
+"""
+The deploy files (deploy/, gunicorn.conf.py, the cron line of docs/deploy.md) share one
+production environment.
+"""
 
 import configparser
 import logging
@@ -11,7 +14,7 @@ import pytest
 from django.conf import settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SLUG = settings.PROJECT_PACKAGE
+SLUG = "{{ cookiecutter.project_slug }}"
 ENVIRONMENT = {
     "DJANGO_SETTINGS_MODULE=config.settings.production",
     f"DJANGO_ENV_FILE=/etc/{SLUG}/env",
@@ -41,7 +44,7 @@ def test_every_unit_runs_as_the_service_user_with_the_production_environment(nam
 
 
 # What the cleanup runs, in order: expired tokens, then (MCP_READY) the registrations left unused,
-# whose last tokens cleartokens has just deleted (README, "MCP servers and agents").
+# whose last tokens cleartokens has just deleted (docs/mcp.md).
 CLEANUP_COMMANDS = ["cleartokens", "cleanregistrations"] if settings.MCP_READY else ["cleartokens"]
 
 
@@ -59,9 +62,9 @@ def test_the_web_unit_reloads_gracefully_and_the_timer_runs_the_cleanup():
     assert unit(f"{SLUG}-cleartokens.timer")["Timer"]["OnCalendar"] == "hourly"
 
 
-def test_the_readme_cron_line_has_the_same_environment_and_commands():
-    readme = (PROJECT_DIR / "README.md").read_text()
-    [line] = re.findall(r"^\d+ \* \* \* \* .*manage\.py clea.*$", readme, re.M)
+def test_the_deploy_guide_cron_line_has_the_same_environment_and_commands():
+    guide = (PROJECT_DIR / "docs/deploy.md").read_text()
+    [line] = re.findall(r"^\d+ \* \* \* \* .*manage\.py clea.*$", guide, re.M)
     commands = line.split(" && ")[1:]
     assert [command.split()[-1] for command in commands] == CLEANUP_COMMANDS, line
     for command in commands:

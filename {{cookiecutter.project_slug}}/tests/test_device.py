@@ -1,18 +1,21 @@
-"""The device authorization grant (RFC 8628), as oauth/device.py completes DOT's."""
+"""The device authorization grant (RFC 8628), as authserver/endpoints/device.py and device_codes.py complete DOT's."""
 
 import re
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
 from oauth2_provider.models import get_device_grant_model
 
-from .conftest import PASSWORD
+from .support import (
+    DEVICE_CODE_GRANT,
+    PASSWORD,
+    enter_user_code,
+    poll_for_device_token,
+    start_device_flow,
+)
 
 pytestmark = pytest.mark.django_db
-
-DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
@@ -33,44 +36,29 @@ def device_client(make_device_client):
     return make_device_client()
 
 
-def start(client, client_id="tv-app", **data):
-    # RFC 8628 §3.1: a form-encoded POST (the test client would send multipart).
-    body = urlencode({"client_id": client_id, "scope": "read", **data})
-    return client.post("/o/device-authorization/", body, content_type="application/x-www-form-urlencoded")
-
-
-def poll(client, device_code, client_id="tv-app", **data):
-    data = {"grant_type": DEVICE_CODE_GRANT, "device_code": device_code, "client_id": client_id, **data}
-    return client.post("/o/token/", data)
-
-
-def enter(client, user_code, address="192.0.2.1"):
-    return client.post("/o/device/", {"user_code": user_code}, REMOTE_ADDR=address)
-
-
 def answer(client, user, user_code, action):
     """The user signs in, enters the code on the device page and allows or denies."""
     client.login(username=user.username, password=PASSWORD)
-    entered = enter(client, user_code)
+    entered = enter_user_code(client, user_code)
     assert entered.status_code == 302, entered.content
     assert client.get(entered["Location"]).status_code == 200
     return client.post(entered["Location"], {"action": action})
 
 
 def test_device_flow_issues_one_token_after_approval(client, device_client, user):
-    started = start(client)
+    started = start_device_flow(client)
     assert started.status_code == 200, started.content
     codes = started.json()
     assert codes["verification_uri"] == "http://testserver/o/device/"
     assert codes["verification_uri_complete"] == f"http://testserver/o/device/?user_code={codes['user_code']}"
-    assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "authorization_pending"
 
     assert answer(client, user, codes["user_code"], "accept").status_code == 302
-    token = poll(client, codes["device_code"])
+    token = poll_for_device_token(client, codes["device_code"])
     assert token.status_code == 200, token.content
     assert token.json()["scope"] == "read" and "refresh_token" in token.json()
     # RFC 8628 §3.5: the session is over; the code gives no second token.
-    assert poll(client, codes["device_code"]).json()["error"] == "expired_token"
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "expired_token"
 
 
 def test_resources_of_a_device_token_are_checked_and_bind_it(client, device_client, user, application_model):
@@ -78,39 +66,39 @@ def test_resources_of_a_device_token_are_checked_and_bind_it(client, device_clie
     at the token endpoint; a device code keeps no resource, so a known one is named in the token
     request (§2.2), where it binds the token."""
     for resource in ("https://unknown.example.com/", "https://api.example.com/"):
-        refused = start(client, resource=resource)
+        refused = start_device_flow(client, resource=resource)
         assert (refused.status_code, refused.json()["error"]) == (400, "invalid_target"), resource
     assert not get_device_grant_model().objects.exists()
 
-    codes = start(client).json()
+    codes = start_device_flow(client).json()
     answer(client, user, codes["user_code"], "accept")
-    unknown = poll(client, codes["device_code"], resource="https://unknown.example.com/")
+    unknown = poll_for_device_token(client, codes["device_code"], resource="https://unknown.example.com/")
     assert (unknown.status_code, unknown.json()["error"]) == (400, "invalid_target")
-    token = poll(client, codes["device_code"], resource="https://api.example.com/")
+    token = poll_for_device_token(client, codes["device_code"], resource="https://api.example.com/")
     assert token.status_code == 200, token.content
     stored = device_client.accesstoken_set.get()
     assert stored.resource == ["https://api.example.com/"]
 
 
 def test_denied_device_gets_access_denied(client, device_client, user):
-    codes = start(client).json()
+    codes = start_device_flow(client).json()
     answer(client, user, codes["user_code"], "deny")
-    assert poll(client, codes["device_code"]).json()["error"] == "access_denied"
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "access_denied"
 
 
 def test_expired_device_code_gets_expired_token(client, device_client):
-    codes = start(client).json()
+    codes = start_device_flow(client).json()
     get_device_grant_model().objects.update(expires=timezone.now() - timedelta(seconds=1))
-    assert poll(client, codes["device_code"]).json()["error"] == "expired_token"
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "expired_token"
 
 
 def test_a_device_code_only_works_for_its_own_client(client, device_client, make_device_client, user):
     make_device_client("other-app")
-    codes = start(client).json()
+    codes = start_device_flow(client).json()
     answer(client, user, codes["user_code"], "accept")
-    stolen = poll(client, codes["device_code"], client_id="other-app")
+    stolen = poll_for_device_token(client, codes["device_code"], client_id="other-app")
     assert (stolen.status_code, stolen.json()["error"]) == (400, "invalid_grant")
-    assert poll(client, codes["device_code"]).status_code == 200
+    assert poll_for_device_token(client, codes["device_code"]).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -125,10 +113,10 @@ def test_bad_device_codes_get_rfc_errors(client, device_client, device_code, err
 
 
 def test_device_authorization_refuses_bad_requests(client, device_client, m2m_client):
-    assert start(client, scope="admin").json()["error"] == "invalid_scope"
+    assert start_device_flow(client, scope="admin").json()["error"] == "invalid_scope"
     m2m = {"client_id": m2m_client.client_id, "client_secret": m2m_client.client_secret}
-    assert start(client, **m2m).json()["error"] == "unauthorized_client"
-    assert start(client, client_id="nobody").json()["error"] == "invalid_client"
+    assert start_device_flow(client, **m2m).json()["error"] == "unauthorized_client"
+    assert start_device_flow(client, client_id="nobody").json()["error"] == "invalid_client"
     no_body = client.post("/o/device-authorization/", content_type="")
     assert (no_body.status_code, no_body.json()["error"]) == (400, "invalid_request")
     bad_query = client.post(
@@ -153,41 +141,41 @@ def test_a_device_polling_too_fast_is_slowed_down_for_good(client, device_client
         "DEVICE_FLOW_INTERVAL": 2,
         "ALWAYS_RELOAD_OAUTHLIB_CORE": True,
     }
-    codes = start(client).json()
+    codes = start_device_flow(client).json()
     assert codes["interval"] == 2
     # The first poll may come at once; the next one not.
-    assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
-    too_soon = poll(client, codes["device_code"])
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    too_soon = poll_for_device_token(client, codes["device_code"])
     assert (too_soon.status_code, too_soon.json()["error"]) == (400, "slow_down")
     # From now on the device waits 5 seconds more: 2 are no longer enough, 7 are.
     last_poll_was(3)
-    assert poll(client, codes["device_code"]).json()["error"] == "slow_down"
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "slow_down"
     last_poll_was(13)
-    assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "authorization_pending"
     assert get_device_grant_model().objects.get().interval == 12
 
 
 def test_a_device_keeping_the_interval_is_never_slowed_down(client, device_client, user):
-    codes = start(client).json()
+    codes = start_device_flow(client).json()
     for _ in range(3):
         last_poll_was(codes["interval"])
-        assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
+        assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "authorization_pending"
     answer(client, user, codes["user_code"], "accept")
     last_poll_was(codes["interval"])
-    assert poll(client, codes["device_code"]).status_code == 200
+    assert poll_for_device_token(client, codes["device_code"]).status_code == 200
 
 
 def test_slow_down_tells_another_client_nothing(client, device_client, make_device_client):
     make_device_client("other-app")
-    codes = start(client).json()
-    poll(client, codes["device_code"])
-    unknown = poll(client, "no-such-code", client_id="other-app")
+    codes = start_device_flow(client).json()
+    poll_for_device_token(client, codes["device_code"])
+    unknown = poll_for_device_token(client, "no-such-code", client_id="other-app")
     for _ in range(3):
-        stolen = poll(client, codes["device_code"], client_id="other-app")
+        stolen = poll_for_device_token(client, codes["device_code"], client_id="other-app")
         assert (stolen.status_code, stolen.json()["error"]) == (unknown.status_code, unknown.json()["error"])
     # Nor do its polls slow the device down.
     last_poll_was(codes["interval"])
-    assert poll(client, codes["device_code"]).json()["error"] == "authorization_pending"
+    assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "authorization_pending"
 
 
 # User codes: RFC 8628 §6.1, §5.1
@@ -195,7 +183,7 @@ def test_slow_down_tells_another_client_nothing(client, device_client, make_devi
 
 def test_user_codes_are_readable_and_unambiguous(client, device_client):
     for _ in range(20):
-        user_code = start(client).json()["user_code"]
+        user_code = start_device_flow(client).json()["user_code"]
         assert re.fullmatch(r"[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}", user_code), user_code
     assert len(set(get_device_grant_model().objects.values_list("user_code", flat=True))) == 20
 
@@ -207,9 +195,9 @@ def test_a_user_code_is_matched_whatever_its_case_and_separators(client, device_
         lambda code: f" {code[:4]} {code[-4:]} ".lower(),
     ]
     for typed in typings:
-        codes = start(client).json()
+        codes = start_device_flow(client).json()
         assert answer(client, user, typed(codes["user_code"]), "accept").status_code == 302
-        assert poll(client, codes["device_code"]).status_code == 200
+        assert poll_for_device_token(client, codes["device_code"]).status_code == 200
 
 
 # Guessing user codes: RFC 8628 §5.1
@@ -226,39 +214,39 @@ def small_limits(settings):
 def test_a_user_entering_wrong_codes_is_paused_even_for_the_right_one(
     client, device_client, user, small_limits
 ):
-    codes = start(client).json()
+    codes = start_device_flow(client).json()
     client.login(username=user.username, password=PASSWORD)
     for _ in range(LIMIT):
-        assert enter(client, "BBBB-BBBB").status_code == 200
-    paused = enter(client, codes["user_code"])
+        assert enter_user_code(client, "BBBB-BBBB").status_code == 200
+    paused = enter_user_code(client, codes["user_code"])
     assert paused.status_code == 429
     assert 0 < int(paused["Retry-After"]) <= 15 * 60
     assert b"Too many wrong device codes" in paused.content
     # The code was not even looked at; the user, not the address, is paused.
     assert get_device_grant_model().objects.get().user is None
-    assert enter(client, codes["user_code"], address="198.51.100.7").status_code == 429
+    assert enter_user_code(client, codes["user_code"], address="198.51.100.7").status_code == 429
 
 
 def test_an_address_entering_wrong_codes_is_paused_across_users(
     client, device_client, user, django_user_model, small_limits
 ):
-    codes = start(client).json()
+    codes = start_device_flow(client).json()
     for number in range(2):
         guesser = django_user_model.objects.create_user(username=f"guesser{number}", password=PASSWORD)
         client.force_login(guesser)
         for _ in range(LIMIT):
-            enter(client, "BBBB-BBBB")
+            enter_user_code(client, "BBBB-BBBB")
     client.force_login(user)
-    assert enter(client, codes["user_code"]).status_code == 429
-    assert enter(client, codes["user_code"], address="198.51.100.7").status_code == 302
+    assert enter_user_code(client, codes["user_code"]).status_code == 429
+    assert enter_user_code(client, codes["user_code"], address="198.51.100.7").status_code == 302
 
 
 def test_right_codes_never_count_and_clear_nothing(client, device_client, user, small_limits):
     client.login(username=user.username, password=PASSWORD)
     for _ in range(2 * LIMIT):
-        assert enter(client, start(client).json()["user_code"]).status_code == 302
+        assert enter_user_code(client, start_device_flow(client).json()["user_code"]).status_code == 302
     for _ in range(LIMIT - 1):
-        enter(client, "BBBB-BBBB")
-    assert enter(client, start(client).json()["user_code"]).status_code == 302
-    enter(client, "BBBB-BBBB")
-    assert enter(client, start(client).json()["user_code"]).status_code == 429
+        enter_user_code(client, "BBBB-BBBB")
+    assert enter_user_code(client, start_device_flow(client).json()["user_code"]).status_code == 302
+    enter_user_code(client, "BBBB-BBBB")
+    assert enter_user_code(client, start_device_flow(client).json()["user_code"]).status_code == 429

@@ -30,7 +30,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from .conftest import DEMO_REDIRECT_URI
+from .support import DEMO_REDIRECT_URI
 
 pytestmark = pytest.mark.django_db
 
@@ -393,3 +393,37 @@ def test_hostile_introspection_by_clients_that_authenticate(world, callers, data
     else:
         assert answer["error"] in INTROSPECTION_ERRORS[caller], (caller, answer)
     assert database_snapshot() == before
+
+
+CLIENT_AUTHENTICATION_PATHS = ["/o/token/", "/o/revoke_token/", "/o/introspect/", "/o/device-authorization/"]
+
+
+# Where a client_id travels, by method: a GET has no body.
+CLIENT_ID_PLACES = [
+    ("get", "basic"),
+    ("get", "query"),
+    ("post", "basic"),
+    ("post", "query"),
+    ("post", "body"),
+]
+
+
+@pytest.mark.parametrize("path", CLIENT_AUTHENTICATION_PATHS)
+@pytest.mark.parametrize(("method", "where"), CLIENT_ID_PLACES)
+def test_a_nul_in_a_client_id_is_invalid_request_wherever_it_is(client, path, method, where):
+    """RFC 6749 Appendix A: a client_id is printable. One with a NUL never reaches the database,
+    where PostgreSQL cannot even compare it (a 500); found by the Hypothesis test above on PostgreSQL."""
+    headers = {}
+    if where == "basic":
+        headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(b"demo%00:secret").decode()
+    query = "?client_id=demo%00" if where == "query" else ""
+    if method == "get":
+        response = client.get(path + query, **headers)
+    else:
+        body = "client_id=demo%00&grant_type=client_credentials" if where == "body" else ""
+        response = client.post(
+            path + query, body, content_type="application/x-www-form-urlencoded", **headers
+        )
+    assert response.status_code < 500
+    if response.status_code != 405:
+        assert response.json()["error"] in {"invalid_request", "invalid_client"}

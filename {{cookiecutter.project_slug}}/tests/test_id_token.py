@@ -1,5 +1,6 @@
 """
-ID tokens and their claims: OpenID Connect Core §2, §3.1.3.7, §5. Code: oauth/claims.py, oauth/validator.py.
+ID tokens and their claims: OpenID Connect Core §2, §3.1.3.7, §5. Code: authserver/adapter.py,
+authserver/claims.py, authserver/validator.py.
 """
 
 import uuid
@@ -9,7 +10,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from .conftest import (
+from .support import (
     ISSUER,
     PASSWORD,
     AuthorizationRequest,

@@ -1,10 +1,10 @@
 """
-The introspection endpoint: RFC 7662. Code: oauth/introspection.py.
+The introspection endpoint: RFC 7662. Code: authserver/endpoints/introspection.py.
 """
 
 import pytest
 
-from .conftest import (
+from .support import (
     Credentials,
     register_client,
     token_request,

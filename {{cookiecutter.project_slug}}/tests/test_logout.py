@@ -3,7 +3,7 @@
 import pytest
 from oauth2_provider.models import get_access_token_model
 
-from .conftest import DEMO_REDIRECT_URI, query_of
+from .support import DEMO_REDIRECT_URI, query_of
 
 pytestmark = pytest.mark.django_db
 

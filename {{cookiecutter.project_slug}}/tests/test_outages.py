@@ -1,6 +1,6 @@
 """
 What clients see while the database or the cache is unavailable: 503 with Retry-After, or a
-request that goes on unthrottled, never a 500 (README, "When things fail").
+request that goes on unthrottled, never a 500 (docs/operations.md#when-things-fail).
 
 The cache is a real Redis client pointed at a port nothing listens on. The database is the
 test database, every query of which fails while `database_down()` lasts as a dropped connection
@@ -16,13 +16,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import path
 from oauth2_provider.models import get_application_model
 
-from .conftest import AuthorizationRequest, api_me_status, project_module, token_request
+from authserver.endpoints import probes
+from authserver.middleware import throttling
+
+from .support import AuthorizationRequest, api_me_status, token_request
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +47,7 @@ def cache_down(settings):
         }
     }
     # Each test sees the first warning of its outage.
-    project_module("middleware.throttling").outage_logged_at.clear()
+    throttling.outage_logged_at.clear()
 
 
 @contextlib.contextmanager
@@ -114,7 +116,7 @@ def a_bug(request):
 
 
 urlpatterns = [path("bug", a_bug)]
-handler500 = f"{settings.PROJECT_PACKAGE}.middleware.outages.server_error"
+handler500 = "authserver.middleware.outages.server_error"
 
 
 def test_any_other_error_stays_a_500(settings):
@@ -158,15 +160,14 @@ def test_registrations_fail_closed_while_the_cache_is_down(client, cache_down, s
 
 
 def test_readiness_fails_while_the_worker_drains(client):
-    health = project_module("pages.health")
-    health.draining.set()
+    probes.draining.set()
     try:
         response = client.get("/readyz")
         assert (response.status_code, response.json()) == (503, {"status": "draining"})
         # Alive all the same: it finishes what it has.
         assert client.get("/healthz").status_code == 200
     finally:
-        health.draining.clear()
+        probes.draining.clear()
     assert client.get("/readyz").status_code == 200
 
 

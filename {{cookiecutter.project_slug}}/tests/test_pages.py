@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from .conftest import PASSWORD
+from .support import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

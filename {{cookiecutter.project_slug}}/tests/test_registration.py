@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from .conftest import PASSWORD, AuthorizationRequest, query_of
+from .support import PASSWORD, AuthorizationRequest, query_of
 
 LOOPBACK_REDIRECT_URI = "http://127.0.0.1:53682/callback"
 PUBLIC_CLIENT = {
@@ -69,7 +69,7 @@ def test_client_id_metadata_documents_follow_mcp_ready(client, db):
     policy, and advertised (client_id_metadata_document_supported) only then."""
     assert settings.OAUTH2_PROVIDER["CIMD_ENABLED"] is settings.MCP_READY
     fetcher = settings.OAUTH2_PROVIDER["CIMD_METADATA_FETCHER"]
-    assert fetcher == f"{settings.PROJECT_PACKAGE}.oauth.registration.ClientMetadataFetcher"
+    assert fetcher == "authserver.endpoints.registration.ClientMetadataFetcher"
     for enabled in (True, False):
         with override_settings(OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, "CIMD_ENABLED": enabled}):
             for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from .conftest import PASSWORD, project_module
+from authserver.middleware import request_logging
 
-request_logging = project_module("middleware.request_logging")
+from .support import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -1,11 +1,18 @@
 """RFC 8707 resource indicators: only resources the server knows; tokens bound to them (RFC 9728 at /api/me/)."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.test import override_settings
 
-from .conftest import AuthorizationRequest, query_of, token_request
+from .support import AuthorizationRequest, query_of, token_request
 
 SAMPLE_RESOURCE = "http://testserver/api/me/"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def test_an_unknown_resource_is_invalid_target_at_the_authorization_endpoint(signed_in, client, demo_client):
@@ -41,9 +48,33 @@ def test_a_known_resource_binds_the_token_and_is_its_audience(client, m2m_client
     assert answer.json()["aud"] in ("https://api.example.com/", ["https://api.example.com/"])
 
 
-@override_settings(OAUTH_RESOURCES=[])
+def default_resources(**environment):
+    """OAUTH_RESOURCES as the settings read it from this environment (nothing from .env)."""
+    probe = "from django.conf import settings; print(json.dumps(settings.OAUTH_RESOURCES))"
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_ENV_FILE": os.devnull,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django, json; django.setup(); {probe}"],
+        cwd=PROJECT_DIR,
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
 def test_the_sample_resource_is_the_one_known_by_default(client, m2m_client):
-    """Unset, OAUTH_RESOURCES is the sample /api/me/ on the issuer's origin; a token bound to it works there."""
+    """Unset or empty, OAUTH_RESOURCES is the sample /api/me/ on the issuer's origin; a token bound to it works there."""
+    assert default_resources() == default_resources(OAUTH_RESOURCES="") == ["/api/me/"]
+    with override_settings(OAUTH_RESOURCES=default_resources()):
+        known_by_default(client, m2m_client)
+
+
+def known_by_default(client, m2m_client):
     refused = token_request(
         client, m2m_client, grant_type="client_credentials", resource="https://api.example.com/"
     )

@@ -1,10 +1,10 @@
 """
-The revocation endpoint: RFC 7009. Code: oauth/revocation.py.
+The revocation endpoint: RFC 7009. Code: authserver/endpoints/revocation.py.
 """
 
 import pytest
 
-from .conftest import (
+from .support import (
     api_me_status,
     revoke,
     token_request,

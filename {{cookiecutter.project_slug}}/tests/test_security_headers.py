@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-from .conftest import DEMO_REDIRECT_URI, PASSWORD, AuthorizationRequest, query_of, sign_in_through_the_form
+from .support import DEMO_REDIRECT_URI, PASSWORD, AuthorizationRequest, query_of, sign_in_through_the_form
 
 pytestmark = pytest.mark.django_db
 

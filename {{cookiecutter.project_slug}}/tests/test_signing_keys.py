@@ -14,9 +14,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from jwcrypto import jws, jwt
 
-from .conftest import project_module, verify_id_token
+from authserver import signing_keys
 
-signing_keys = project_module("oauth.signing_keys")
+from .support import verify_id_token
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

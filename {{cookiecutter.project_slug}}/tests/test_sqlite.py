@@ -1,4 +1,7 @@
-"""The SQLite database file holds sessions and authorization codes: its owner's only (oauth/sqlite.py)."""
+"""
+The SQLite database file holds sessions and authorization codes: its owner's only
+(authserver/sqlite.py).
+"""
 
 import os
 import stat

@@ -1,12 +1,13 @@
-"""Brute-force limits: allauth's on sign-ins (ACCOUNT_RATE_LIMITS, with the client address of
-users/adapters.py), the project's own on client authentications (middleware/throttling.py)."""
+"""
+Brute-force limits: allauth's on sign-ins (ACCOUNT_RATE_LIMITS, with the client address of
+authserver/accounts.py), the project's own on client authentications
+(authserver/middleware/throttling.py).
+"""
 
 import pytest
 from django.core import mail
 
-from .conftest import PASSWORD, Credentials, project_module
-
-throttling = project_module("middleware.throttling")
+from .support import PASSWORD, Credentials
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
 """
-The token endpoint: RFC 6749 §2.3, §4.1.3, §4.4, §5, §6; RFC 7636; RFC 9700 §4.14. Code: oauth/token.py.
+The token endpoint: RFC 6749 §2.3, §4.1.3, §4.4, §5, §6; RFC 7636; RFC 9700 §4.14.
+Code: authserver/endpoints/token.py.
 """
 
 import base64
@@ -13,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from .conftest import (
+from .support import (
     DEMO_REDIRECT_URI,
     OTHER_REDIRECT_URI,
     AuthorizationRequest,
@@ -316,7 +317,7 @@ def test_code_verifiers_of_43_and_128_characters_are_accepted(client, signed_in,
 
 
 def test_scope_is_bounded_and_stored_once(client, m2m_client):
-    """A scope longer than PARAMETER_LIMITS allows (oauth/common.py) is invalid_request, and a
+    """A scope longer than PARAMETER_LIMITS allows (authserver/parameters.py) is invalid_request, and a
     repeated scope is granted once (RFC 6749 §3.3: the scope is a set)."""
     huge = token_request(client, m2m_client, grant_type="client_credentials", scope="read " * 30_000)
     assert (huge.status_code, huge.json()["error"]) == (400, "invalid_request")

@@ -1,5 +1,5 @@
 """
-The cache of validated access tokens (oauth/token_cache.py): a hit skips the token's lookup, and
+The cache of validated access tokens (authserver/token_cache.py): a hit skips the token's lookup, and
 every change that invalidates a token is refused on the very next request, here and in every
 other worker. Another worker's memory is this process's cache as it was before the change: the
 shared generation alone must make it refuse the token. The template's
@@ -17,12 +17,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from .conftest import api_me_status, project_module, revoke, token_request
+from authserver import token_cache
+from authserver.models import TokenGeneration
+
+from .support import api_me_status, revoke, token_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-token_cache = project_module("oauth.token_cache")
-TokenGeneration = project_module("oauth.models").TokenGeneration
 AccessToken = get_access_token_model()
 TOKEN_TABLE = AccessToken._meta.db_table
 
@@ -135,9 +136,7 @@ def test_a_disabled_client_and_a_deleted_user_are_refused_by_every_worker(
     access_token = exchange(request, code).json()["access_token"]
     assert api_me_status(client, access_token) == 200
     other_worker.remember()
-    AccessToken.objects.get(
-        token_checksum=project_module("oauth.common").token_checksum(access_token)
-    ).user.delete()
+    AccessToken.objects.get(token_checksum=token_cache.token_checksum(access_token)).user.delete()
     other_worker.restore()
     assert api_me_status(client, access_token) == 401
 
@@ -160,9 +159,7 @@ def test_a_bulk_delete_bumps_once_and_a_rolled_back_savepoint_keeps_the_bump(cli
         for _ in range(3)
     ]
     before = generation()
-    AccessToken.objects.exclude(
-        token_checksum=project_module("oauth.common").token_checksum(m2m_token)
-    ).delete()
+    AccessToken.objects.exclude(token_checksum=token_cache.token_checksum(m2m_token)).delete()
     assert generation() == before + 1
     assert all(api_me_status(client, token) == 401 for token in others)
 

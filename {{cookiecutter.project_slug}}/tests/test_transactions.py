@@ -2,7 +2,7 @@
 Which requests run in a transaction (ATOMIC_REQUESTS), and which read-only ones do not.
 
 Every write path keeps its transaction: the row locks of code and refresh-token redemption
-(oauth/common.py: lock_rows) and the all-or-nothing token issuance depend on it. The hot
+(authserver/transactions.py: lock_rows) and the all-or-nothing token issuance depend on it. The hot
 read-only views run without one, so that on SQLite they never wait for its one write lock.
 """
 

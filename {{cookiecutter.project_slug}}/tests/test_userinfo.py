@@ -1,5 +1,5 @@
 """
-The UserInfo endpoint: OpenID Connect Core §5.3. Code: oauth/userinfo.py.
+The UserInfo endpoint: OpenID Connect Core §5.3. Code: authserver/endpoints/userinfo.py.
 """
 
 from datetime import timedelta
@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from .conftest import (
+from .support import (
     verify_id_token,
 )
 

@@ -13,11 +13,9 @@ env = environ.Env()
 
 # GENERAL
 # ------------------------------------------------------------------------------
-# The Python package of this project: every dotted path below starts with it.
-PROJECT_PACKAGE = "{{ cookiecutter.project_slug }}"
 PROJECT_NAME = "{{ cookiecutter.project_name }}"
-# What the sample API, api/views.py, is written with: "none" (plain Django) or "drf"
-# (Django REST framework), chosen when the project was made (see README, "The sample API").
+# What the sample API, {{ cookiecutter.project_slug }}/api/views.py, is written with: "none" (plain
+# Django) or "drf" (Django REST framework), chosen when the project was made (docs/api.md).
 API_FRAMEWORK = "{{ cookiecutter.api_framework }}"
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
@@ -31,9 +29,9 @@ USE_TZ = True
 # ------------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///db.sqlite3")}
-# Every view runs in a transaction unless it is marked read-only: the few hot read-only
-# views opt out where they are routed (transaction.non_atomic_requests), so that no write
-# path, today's or one added later, can run outside one. See README, "Performance".
+# Every view runs in a transaction unless its declared policy says it only reads
+# (authserver/view_policy.py: read_only), so that no write path, today's or one added later,
+# can run outside one. See docs/performance.md.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 # Persistent, health-checked connections, on SQLite too: opening one and re-running its
 # set-up pragmas costs about a third of a bearer-token check.
@@ -56,7 +54,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database host that drops packets would otherwise hold a request until the OS gives up
-    # on the connection (minutes): a few seconds, then 503 (README, "When things fail").
+    # on the connection (minutes): a few seconds, then 503 (docs/operations.md).
     # https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-CONNECT-TIMEOUT
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DJANGO_DB_CONNECT_TIMEOUT", default=5)
@@ -79,7 +77,7 @@ CACHES = {
 }
 if CACHES["default"]["BACKEND"] == REDIS_CACHE_BACKEND:
     # A Redis on a LAN answers in a millisecond: one that does not within these seconds is down,
-    # and each use of the cache then follows its policy (README, "When things fail") instead of
+    # and each use of the cache then follows its policy (docs/operations.md) instead of
     # holding the request. redis-py retries nothing by default, and reconnects on the next use.
     # https://redis.readthedocs.io/en/stable/connections.html#redis.connection.Connection
     CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
@@ -98,6 +96,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 # sent, on this server's own origin: a page for trying the server out, so 404 unless turned on
 # (the local settings do).
 DEMO_PAGES_ENABLED = env.bool("DEMO_PAGES_ENABLED", default=False)
+# The protected resource the demo calls with its access token: a path on this server, or a URL.
+DEMO_RESOURCE = "/api/me/"
 
 # APPS
 # ------------------------------------------------------------------------------
@@ -121,12 +121,15 @@ THIRD_PARTY_APPS = [
 ]
 if API_FRAMEWORK == "drf":
     THIRD_PARTY_APPS.append("rest_framework")
+# The engine (authserver/: the OAuth and OpenID Connect endpoints, the middleware, the client
+# and token models, the account pages' templates), ahead of allauth and DOT so that its
+# templates are the ones rendered; copy one to templates/ to change it.
+ENGINE_APPS = ["authserver"]
 LOCAL_APPS = [
-    f"{PROJECT_PACKAGE}.users",
-    f"{PROJECT_PACKAGE}.oauth",
+    "{{ cookiecutter.project_slug }}.users",
     # Your own apps here.
 ]
-INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+INSTALLED_APPS = DJANGO_APPS + ENGINE_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -149,7 +152,7 @@ AUTHENTICATION_BACKENDS = [
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    f"{PROJECT_PACKAGE}.oauth.hashers.ClientSecretHasher",
+    "authserver.hashers.ClientSecretHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -160,10 +163,11 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
-# The project's own middleware is in {PROJECT_PACKAGE}/middleware/.
+# The engine's middleware (authserver/middleware/) reads what each view declares it needs
+# (authserver/view_policy.py): no-store, JSON errors, throttling, CSP exceptions.
 MIDDLEWARE = [
     # First, so that every log line of the request, and every response, carries its id.
-    f"{PROJECT_PACKAGE}.middleware.request_logging.RequestIDMiddleware",
+    "authserver.middleware.request_logging.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -174,11 +178,12 @@ MIDDLEWARE = [
     # allauth's sign-in stages, and the list of each user's sessions (the "Sessions" page).
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
-    f"{PROJECT_PACKAGE}.middleware.security_headers.ContentSecurityPolicyMiddleware",
-    f"{PROJECT_PACKAGE}.middleware.security_headers.NoStoreMiddleware",
-    f"{PROJECT_PACKAGE}.middleware.throttling.BruteForceThrottleMiddleware",
-    # Last: a view that finds the database down answers 503, not 500 (README, "When things fail").
-    f"{PROJECT_PACKAGE}.middleware.outages.DatabaseOutageMiddleware",
+    "authserver.middleware.security_headers.ContentSecurityPolicyMiddleware",
+    "authserver.middleware.security_headers.NoStoreMiddleware",
+    "authserver.middleware.json_errors.JSONErrorsMiddleware",
+    "authserver.middleware.throttling.BruteForceThrottleMiddleware",
+    # Last: a view that finds the database down answers 503, not 500 (docs/operations.md).
+    "authserver.middleware.outages.DatabaseOutageMiddleware",
 ]
 
 # STATIC FILES
@@ -199,7 +204,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                f"{PROJECT_PACKAGE}.pages.context_processors.server",
+                "authserver.context_processors.server",
             ],
         },
     },
@@ -222,7 +227,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# Sent with every response by {PROJECT_PACKAGE}/middleware/security_headers.py. The pages load
+# Sent with every response by authserver/middleware/security_headers.py. The pages load
 # scripts and styles from this site only (none inline), never in a frame (RFC 9700 §4.16),
 # and their forms submit here; the consent and logout pages add the client they redirect to.
 # https://www.w3.org/TR/CSP3/
@@ -239,17 +244,18 @@ CONTENT_SECURITY_POLICY = {
 # django-allauth is the sign-in: by username or e-mail address, sign-out, password reset by
 # e-mail, e-mail verification, password change, second factors (TOTP, WebAuthn security keys
 # and passkeys, recovery codes) and each user's list of sessions, all under /accounts/.
-# See README, "Accounts". https://docs.allauth.org/en/latest/account/configuration.html
-ACCOUNT_ADAPTER = f"{PROJECT_PACKAGE}.users.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"login": f"{PROJECT_PACKAGE}.users.forms.LoginForm"}
+# See docs/accounts.md. https://docs.allauth.org/en/latest/account/configuration.html
+# Extension point: subclass authserver.accounts.AccountAdapter in your package to change more.
+ACCOUNT_ADAPTER = "authserver.accounts.AccountAdapter"
+ACCOUNT_FORMS = {"login": "authserver.accounts.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 # An organisation's server usually invites its users (the admin creates them): open sign-up is
-# off unless ACCOUNT_ALLOW_SIGNUPS says otherwise (users/adapters.py).
+# off unless ACCOUNT_ALLOW_SIGNUPS says otherwise (authserver/accounts.py).
 ACCOUNT_ALLOW_SIGNUPS = env.bool("ACCOUNT_ALLOW_SIGNUPS", default=False)
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 # Anyone may sign up when it is open, so an address is theirs only once they prove it: signing in
-# needs a verified address then, and so does authorising a client (oauth/sign_in.py). Closed,
+# needs a verified address then, and so does authorising a client (ServerAdapter). Closed,
 # an invited user's address is verified when they first follow a reset or verification link.
 ACCOUNT_EMAIL_VERIFICATION = "mandatory" if ACCOUNT_ALLOW_SIGNUPS else "optional"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{PROJECT_NAME}] "
@@ -267,8 +273,8 @@ MFA_PASSKEY_LOGIN_ENABLED = True
 # open (ACCOUNT_EMAIL_VERIFICATION), and when it is closed the administrator created them.
 MFA_ALLOW_UNVERIFIED_EMAIL = True
 MFA_TOTP_ISSUER = PROJECT_NAME
-# The code that enrols an authenticator app is spent, like the codes of sign-ins (users/forms.py).
-MFA_FORMS = {"activate_totp": f"{PROJECT_PACKAGE}.users.forms.ActivateTOTPForm"}
+# The code that enrols an authenticator app is spent, like the codes of sign-ins (authserver/accounts.py).
+MFA_FORMS = {"activate_totp": "authserver.accounts.ActivateTOTPForm"}
 # Recovery codes are shown once, when made, then only counted: a session someone else takes
 # over later cannot read them off the page (new ones can be made, which voids the old).
 MFA_RECOVERY_CODES_SHOW_ONCE = True
@@ -316,7 +322,7 @@ MFA_RATE_LIMITS = {"webauthn_login": "10/m/ip"}
 # client_id and per IP address), wrong user codes at the device page (per user and per IP
 # address: RFC 8628 §5.1) and registrations made: the project's own, counted in the cache over
 # fixed windows; at a limit, 429 with Retry-After until the window ends. allauth covers none of
-# these. See {PROJECT_PACKAGE}/middleware/throttling.py and the README's "Security".
+# these. See authserver/middleware/throttling.py and docs/security.md.
 # Several workers need a shared CACHE_URL, for these and allauth's alike.
 THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=15 * 60)
 THROTTLE_CLIENT_FAILURES_PER_CLIENT = env.int("THROTTLE_CLIENT_FAILURES_PER_CLIENT", default=10)
@@ -327,7 +333,7 @@ THROTTLE_USER_CODE_FAILURES_PER_IP = env.int("THROTTLE_USER_CODE_FAILURES_PER_IP
 THROTTLE_REGISTRATIONS_PER_IP = env.int("THROTTLE_REGISTRATIONS_PER_IP", default=20)
 # The request.META key with the client's address: behind a proxy, the header it sets, e.g.
 # HTTP_X_FORWARDED_FOR (its last entry counts). Otherwise every client shares the proxy's. Both
-# the project's limits and allauth's read the address this way (users/adapters.py), not with
+# the project's limits and allauth's read the address this way (authserver/accounts.py), not with
 # allauth's ALLAUTH_TRUSTED_PROXY_COUNT, which would believe the header from anyone.
 THROTTLE_IP_HEADER = env("THROTTLE_IP_HEADER", default="REMOTE_ADDR")
 # The header counts only on a connection from one of these proxies (addresses, or `*` where
@@ -342,12 +348,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.RequestIDFilter"},
-        "path_only": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.QueryStringFilter"},
+        "request_id": {"()": "authserver.middleware.request_logging.RequestIDFilter"},
+        "path_only": {"()": "authserver.middleware.request_logging.QueryStringFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": f"{PROJECT_PACKAGE}.middleware.request_logging.JSONFormatter"},
+        "json": {"()": "authserver.middleware.request_logging.JSONFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}
@@ -366,10 +372,13 @@ LOGGING = {
 
 # OAUTH 2.1 AND OPENID CONNECT (django-oauth-toolkit)
 # ------------------------------------------------------------------------------
+# Extension point: your server's decisions (claims, consent, sign-in, acr levels) are the
+# methods of this class, a subclass of authserver.adapter.DefaultServerAdapter. docs/customising.md
+OAUTH_SERVER_ADAPTER = "{{ cookiecutter.project_slug }}.adapter.ServerAdapter"
 # https://django-oauth-toolkit.readthedocs.io/en/latest/settings.html
 #
-# The application model is swapped from day one (see README, "Models") so clients
-# can carry fields of your own without a painful mid-project migration.
+# The application model is swapped from day one (docs/layout.md) so clients can carry fields
+# of your own without a painful mid-project migration.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth.Application"
 
 # Scopes come from the environment: `OAUTH_SCOPES=name=Description,name2=Description`.
@@ -402,43 +411,43 @@ OAUTH_ISSUER = env("OAUTH_ISSUER", default="")
 # verify until they expire; `manage.py retire_oidc_keys` removes them; a key staged beside the active
 # one (`rotate_oidc_key --stage`) is published before it signs. Where keys live in the
 # environment, OIDC_RSA_PRIVATE_KEYS_INACTIVE holds their PEM texts one after the other.
-# oauth/signing_keys.py loads them all when the app starts. See README, "Signing key rotation".
+# authserver/signing_keys.py loads them all when the app starts. See docs/deploy.md.
 OIDC_RSA_PRIVATE_KEY_FILE = BASE_DIR / env("OIDC_RSA_PRIVATE_KEY_FILE", default="keys/oidc.key")
 OIDC_INACTIVE_KEYS_DIR = OIDC_RSA_PRIVATE_KEY_FILE.parent / "inactive"
 
-# RFC 8707 resource indicators: the resources (absolute URIs, comma separated) a token may be
-# bound to with `resource`; any other is invalid_target (oauth/resources.py). Unset, the sample
-# /api/me/ on the issuer's origin.
-OAUTH_RESOURCES = env.list("OAUTH_RESOURCES", default=[])
+# RFC 8707 resource indicators: the resources a token may be bound to with `resource`, comma
+# separated: absolute URIs, or paths on the issuer's origin. Any other is invalid_target
+# (authserver/resources.py). Unset or empty: the sample API, /api/me/.
+OAUTH_RESOURCES = env.list("OAUTH_RESOURCES", default=[]) or ["/api/me/"]
 
 # MCP AND AGENTS
 # ------------------------------------------------------------------------------
 # MCP clients and other agents register themselves (RFC 7591 dynamic client registration,
 # RFC 7592 management), or name the https URL of their metadata as client_id (Client ID Metadata
-# Documents), under the policy of oauth/registration.py: public clients with loopback or https
-# redirect URIs, authorization code and refresh tokens only. See README, "MCP servers and
-# agents". `manage.py cleanregistrations` removes registrations left unused.
+# Documents), under the policy of authserver/endpoints/registration.py: public clients with
+# loopback or https redirect URIs, authorization code and refresh tokens only. See docs/mcp.md.
+# `manage.py cleanregistrations` removes registrations left unused.
 MCP_READY = env.bool("MCP_READY", default={{ "True" if cookiecutter.mcp_ready == "y" else "False" }})
 # Days a registered client may go without any live token or code before cleanregistrations removes it.
 OAUTH_REGISTRATION_UNUSED_DAYS = env.int("OAUTH_REGISTRATION_UNUSED_DAYS", default=30)
 
 # Access tokens: opaque random strings (the default), or JWTs a resource server can verify on its
-# own (RFC 9068), signed with the OIDC key (oauth/access_tokens.py). Either is stored hashed,
+# own (RFC 9068), signed with the OIDC key (authserver/access_tokens.py). Either is stored hashed,
 # introspected and revoked the same way. https://www.rfc-editor.org/rfc/rfc9068
 OAUTH_ACCESS_TOKEN_FORMAT = env.str("OAUTH_ACCESS_TOKEN_FORMAT", default="opaque")
-ACCESS_TOKEN_GENERATORS = {"opaque": None, "jwt": f"{PROJECT_PACKAGE}.oauth.access_tokens.generate"}
+ACCESS_TOKEN_GENERATORS = {"opaque": None, "jwt": "authserver.access_tokens.generate"}
 # Any other format is a system check error (oauth.E004): `check`, `migrate` and runserver stop on it.
 
 # Seconds each worker may reuse an access token it has validated, without the database lookup,
 # as long as nothing that could invalidate a token has changed since, anywhere: every request
-# checks (oauth/token_cache.py), so a revocation is still refused on the very next request.
-# 0 turns the cache off. See README, "Performance".
+# checks (authserver/token_cache.py), so a revocation is still refused on the very next request.
+# 0 turns the cache off. See docs/performance.md.
 OAUTH_TOKEN_CACHE_SECONDS = env.float("OAUTH_TOKEN_CACHE_SECONDS", default=10)
 
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,
-    # Filled from the sources above by oauth/signing_keys.py unless given here.
+    # Filled from the sources above by authserver/signing_keys.py unless given here.
     "OIDC_RSA_PRIVATE_KEY": env.str("OIDC_RSA_PRIVATE_KEY", multiline=True, default=""),
     "OIDC_RSA_PRIVATE_KEYS_INACTIVE": env.str("OIDC_RSA_PRIVATE_KEYS_INACTIVE", multiline=True, default=""),
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
@@ -452,18 +461,18 @@ OAUTH2_PROVIDER = {
         "urn:ietf:params:oauth:grant-type:device_code",
     ],
     # RFC 8628 §3.2: the absolute URL a device tells its user to open. None builds it per
-    # request: /o/device/ on the issuer's origin (oauth/device.py). A shorter URL of
+    # request: /o/device/ on the issuer's origin (authserver/endpoints/device.py). A shorter URL of
     # your own must lead to that page.
     "OAUTH_DEVICE_VERIFICATION_URI": None,
     # RFC 8628 §3.2, §3.5: seconds a device waits between polls; sooner gets slow_down, and 5
-    # seconds more to wait from then on (oauth/device.py).
+    # seconds more to wait from then on (authserver/device_codes.py).
     "DEVICE_FLOW_INTERVAL": env.int("OAUTH_DEVICE_FLOW_INTERVAL", default=5),
-    # The request flows view -> backend -> server -> validator: README, "How a request flows".
-    "OAUTH2_BACKEND_CLASS": f"{PROJECT_PACKAGE}.oauth.server.OAuthLibCore",
-    "OIDC_SERVER_CLASS": f"{PROJECT_PACKAGE}.oauth.server.Server",
-    "OAUTH2_VALIDATOR_CLASS": f"{PROJECT_PACKAGE}.oauth.validator.Validator",
-    # The client admin with the project's per-client policies in its list (oauth/admin.py).
-    "APPLICATION_ADMIN_CLASS": f"{PROJECT_PACKAGE}.oauth.admin.ApplicationAdmin",
+    # The request flows view -> backend -> server -> validator: docs/layout.md.
+    "OAUTH2_BACKEND_CLASS": "authserver.server.OAuthLibCore",
+    "OIDC_SERVER_CLASS": "authserver.server.Server",
+    "OAUTH2_VALIDATOR_CLASS": "authserver.validator.Validator",
+    # The client admin with the project's per-client policies in its list (authserver/application_admin.py).
+    "APPLICATION_ADMIN_CLASS": "authserver.application_admin.ApplicationAdmin",
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
     "ACCESS_TOKEN_GENERATOR": ACCESS_TOKEN_GENERATORS.get(OAUTH_ACCESS_TOKEN_FORMAT),
@@ -475,7 +484,7 @@ OAUTH2_PROVIDER = {
     "ID_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ID_TOKEN_EXPIRE_SECONDS", default=300),
     "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_EXPIRE_SECONDS", default=14 * 24 * 3600),
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": env.int("OAUTH_AUTHORIZATION_CODE_EXPIRE_SECONDS", default=60),
-    # `manage.py cleartokens` (run it on a schedule, see README) deletes expired rows in
+    # `manage.py cleartokens` (run it on a schedule, see docs/deploy.md) deletes expired rows in
     # batches, pausing between them, so a large backlog never locks the tables for long.
     "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": env.int("OAUTH_CLEAR_EXPIRED_TOKENS_BATCH_SIZE", default=10000),
     "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": env.float(
@@ -504,13 +513,13 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     # https://django-oauth-toolkit.readthedocs.io/en/latest/dynamic_client_registration.html
     "DCR_ENABLED": MCP_READY,
-    # Open registration: oauth/registration.py lets register only what its policy allows.
+    # Open registration: authserver/endpoints/registration.py lets register only what its policy allows.
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     # https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/
     "CIMD_ENABLED": MCP_READY,
     # DOT's SSRF-hardened fetch (https, public addresses only, no redirects, bounded time and
-    # size), then the same registration policy on the document (oauth/registration.py).
-    "CIMD_METADATA_FETCHER": f"{PROJECT_PACKAGE}.oauth.registration.ClientMetadataFetcher",
+    # size), then the same registration policy on the document (authserver/endpoints/registration.py).
+    "CIMD_METADATA_FETCHER": "authserver.endpoints.registration.ClientMetadataFetcher",
     # Client secrets are long random strings, so key stretching buys nothing and
     # would cost ~0.5-1 s of CPU on every token request.
     "CLIENT_SECRET_HASHER": "client_secret_sha256",

@@ -20,7 +20,7 @@ from .base import LOGGING, MIDDLEWARE, OAUTH2_PROVIDER, OAUTH_ISSUER, env  # noq
 # REQUIRED
 # ------------------------------------------------------------------------------
 # Base's defaults suit a laptop (SQLite in the project folder, the issuer of each request's
-# Host header): production starts only once each of these is given. See README, "Deploy".
+# Host header): production starts only once each of these is given. See docs/deploy.md.
 REQUIRED_VARIABLES = {
     "DJANGO_SECRET_KEY": "50+ random characters",
     "DJANGO_ALLOWED_HOSTS": "the host names clients use, comma-separated",

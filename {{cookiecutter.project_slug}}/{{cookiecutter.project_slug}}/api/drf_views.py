@@ -2,7 +2,7 @@
 The sample protected resource, written with Django REST framework: replace it with your API,
 or copy its pattern.
 
-RFC 6750: the bearer token travels in the Authorization header (oauth.common.BearerTokenTransport).
+RFC 6750: the bearer token travels in the Authorization header (authserver.bearer.BearerTokenTransport).
 DOT's OAuth2ProtectedResourceAuthentication checks it; TokenHasScope checks its scope (use
 TokenHasReadWriteScope for read on safe methods and write on the others).
 """
@@ -14,8 +14,10 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..oauth.claims import subject
-from ..oauth.common import BearerTokenTransport
+from authserver.adapter import get_adapter
+from authserver.bearer import BearerTokenTransport
+from authserver.view_policy import API, declare
+
 from .metadata import REQUIRED_SCOPES, me_metadata_url
 
 # What DOT's own protected-resource views say of a token without the required scope.
@@ -32,6 +34,9 @@ class MeAuthentication(OAuth2ProtectedResourceAuthentication):
         return me_metadata_url(request)
 
 
+# Read-only: no request transaction, whose SQLite write lock would make requests queue
+# (docs/performance.md). A view of yours that writes leaves read_only out.
+@declare(API, read_only=True)
 class MeView(BearerTokenTransport, APIView):
     """
     A sample protected resource: who the token speaks for, and what it may do.
@@ -59,7 +64,7 @@ class MeView(BearerTokenTransport, APIView):
 
     def handle_exception(self, exc):
         # DRF's exception handler marks the open transaction for rollback, taking it for the
-        # request's (ATOMIC_REQUESTS). This view runs outside one (urls.py), so an open one is
+        # request's (ATOMIC_REQUESTS). This view runs outside one (read_only), so an open one is
         # someone else's, in a test the test's own (encode/django-rest-framework#6921): a
         # savepoint takes the mark instead.
         if not transaction.get_connection().in_atomic_block:
@@ -71,5 +76,5 @@ class MeView(BearerTokenTransport, APIView):
         token = request.auth
         body = {"client_id": token.application.client_id, "scope": token.scope.split()}
         if token.user is not None:
-            body["user"] = {"sub": subject(token.user), "username": token.user.get_username()}
+            body["user"] = {"sub": get_adapter().subject(token.user), "username": token.user.get_username()}
         return Response(body)

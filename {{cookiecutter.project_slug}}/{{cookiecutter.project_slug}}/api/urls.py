@@ -1,21 +1,14 @@
-from django.db import transaction
+"""The sample API's routes, from the site root: the resource, and its RFC 9728 metadata (§3.1)."""
+
 from django.urls import path
 
 from . import metadata, views
 
-read_only = transaction.non_atomic_requests
-
 urlpatterns = [
-    # Read-only: no request transaction, whose SQLite write lock would make requests queue
-    # (see README, "Performance"). A view of yours that writes must stay atomic.
-    path("me/", read_only(views.MeView.as_view()), name="api-me"),
-]
-
-# RFC 9728 §3.1: the metadata lives at the site root (config/urls.py mounts these there).
-metadata_urlpatterns = [
+    path("api/me/", views.MeView.as_view(), name="api-me"),
     path(
         ".well-known/oauth-protected-resource/api/me/",
-        read_only(metadata.MeMetadataView.as_view()),
+        metadata.MeMetadataView.as_view(),
         name="api-me-metadata",
     ),
 ]

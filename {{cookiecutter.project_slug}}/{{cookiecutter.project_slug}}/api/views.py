@@ -1,17 +1,22 @@
 """
 The sample protected resource: replace it with your API, or copy its pattern.
 
-RFC 6750: the bearer token travels in the Authorization header (oauth.common.BearerTokenTransport).
+RFC 6750: the bearer token travels in the Authorization header (authserver.bearer.BearerTokenTransport).
 """
 
 from django.http import JsonResponse
 from oauth2_provider.views import ScopedProtectedResourceMetadataView
 
-from ..oauth.claims import subject
-from ..oauth.common import BearerTokenTransport
+from authserver.adapter import get_adapter
+from authserver.bearer import BearerTokenTransport
+from authserver.view_policy import API, declare
+
 from .metadata import REQUIRED_SCOPES, me_metadata_url
 
 
+# Read-only: no request transaction, whose SQLite write lock would make requests queue
+# (docs/performance.md). A view of yours that writes leaves read_only out.
+@declare(API, read_only=True)
 class MeView(BearerTokenTransport, ScopedProtectedResourceMetadataView):
     """
     A sample protected resource: who the token speaks for, and what it may do.
@@ -37,5 +42,5 @@ class MeView(BearerTokenTransport, ScopedProtectedResourceMetadataView):
         token = request.access_token
         body = {"client_id": token.application.client_id, "scope": token.scope.split()}
         if token.user is not None:
-            body["user"] = {"sub": subject(token.user), "username": token.user.get_username()}
+            body["user"] = {"sub": get_adapter().subject(token.user), "username": token.user.get_username()}
         return JsonResponse(body)

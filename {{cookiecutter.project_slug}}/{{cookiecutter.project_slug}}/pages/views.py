@@ -1,15 +1,13 @@
-"""The site's own pages: home and the answer to an unreadable request. The demo is in demo.py."""
+"""The site's home page: what this server is, its endpoints and scopes, and the signed-in user's clients."""
 
 import json
 
 from django.conf import settings
 from django.shortcuts import render
-from django.views import defaults
 from django.views.decorators.http import require_GET
 
-from ..middleware.throttling import CLIENT_AUTHENTICATION_VIEWS
-from ..oauth.common import oauth_error
-from ..oauth.discovery import AuthorizationServerMetadataView, OpenIDConfigurationView
+from authserver.endpoints.discovery import AuthorizationServerMetadataView, OpenIDConfigurationView
+from authserver.view_policy import PUBLIC_PAGE, declare
 
 # What the home page says of each URL the metadata documents publish: (name, spec, purpose).
 # A URL the documents publish and this table misses is still listed, under its metadata name.
@@ -87,6 +85,7 @@ def endpoint_table(request, documents):
     return rows
 
 
+@declare(PUBLIC_PAGE)
 @require_GET
 def home(request):
     documents = metadata_documents(request)
@@ -100,12 +99,3 @@ def home(request):
         consents = request.user.consents.select_related("application").order_by("application__name")
         context["allowed_clients"] = [consent.application for consent in consents]
     return render(request, "home.html", context)
-
-
-def bad_request(request, exception):
-    """400 for a request Django cannot parse (a body in another charset, broken multipart...)."""
-    match = getattr(request, "resolver_match", None)
-    if match and match.view_name in CLIENT_AUTHENTICATION_VIEWS:
-        # RFC 6749 §5.2: these endpoints answer errors in JSON.
-        return oauth_error("invalid_request", "Unreadable request.")
-    return defaults.bad_request(request, exception)

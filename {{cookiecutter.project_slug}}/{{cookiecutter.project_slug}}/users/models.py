@@ -6,7 +6,8 @@ from django.db import models
 
 class User(AbstractUser):
     """
-    The project's user. Add profile fields here; expose them as OIDC claims in oauth/claims.py.
+    The project's user. Add profile fields here; release them as OIDC claims in your adapter
+    (../adapter.py: ServerAdapter.claims, docs/customising.md).
     """
 
     # OIDC Core §5.1 `updated_at`: when the user's information last changed. Every save()

@@ -1,0 +1,51 @@
+# The engine's (authserver/): the template keeps it, `cruft update` updates it; do not edit (docs/layout.md).
+"""
+How django-allauth, the sign-in (docs/accounts.md), fits this server: its adapter and the forms
+it is given (ACCOUNT_ADAPTER, ACCOUNT_FORMS, MFA_FORMS in settings). To change allauth's behaviour
+further, subclass AccountAdapter in your own package and point ACCOUNT_ADAPTER at it.
+"""
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.forms import ActivateTOTPForm as AllauthActivateTOTPForm
+from allauth.mfa.totp.internal.auth import TOTP
+from django.conf import settings
+
+from .addresses import client_address
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request):
+        """Open sign-up only when ACCOUNT_ALLOW_SIGNUPS says so: an organisation invites its users."""
+        return settings.ACCOUNT_ALLOW_SIGNUPS
+
+    def get_client_ip(self, request):
+        """The address allauth's rate limits and the sessions page see: the same as the project's
+        throttling, believing THROTTLE_IP_HEADER only from FORWARDED_ALLOW_IPS."""
+        return client_address(request)
+
+
+class LoginForm(AllauthLoginForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # allauth labels the field "Login" when it takes a username or an e-mail address.
+        self.fields["login"].label = "Username or e-mail address"
+
+
+class ActivateTOTPForm(AllauthActivateTOTPForm):
+    def clean_code(self):
+        """
+        The code that proves the authenticator app works is spent, as every code a sign-in
+        accepts is (RFC 6238 §5.2: "the verifier MUST NOT accept the second attempt of the OTP
+        after the successful validation has been issued"). allauth checks it without recording
+        it, so whoever saw it could use it at the second-factor step within its 30 s; checking
+        it as the new authenticator's records it as used.
+        """
+        code = super().clean_code()
+        secret = get_mfa_adapter().encrypt(self.secret)
+        authenticator = Authenticator(user=self.user, type=Authenticator.Type.TOTP, data={"secret": secret})
+        if not TOTP(authenticator).validate_code(code):
+            raise get_mfa_adapter().validation_error("incorrect_code")
+        return code

@@ -1,0 +1,26 @@
+# The engine's (authserver/): the template keeps it, `cruft update` updates it; do not edit (docs/layout.md).
+from django.apps import AppConfig
+
+
+class AuthServerConfig(AppConfig):
+    name = "authserver"
+    # The label of the models' tables and migrations since the first release (oauth_application...).
+    label = "oauth"
+    verbose_name = "OAuth clients"
+
+    def ready(self):
+        from django.conf import settings
+        from django.db.backends.signals import connection_created
+
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .signing_keys import load_signing_keys
+        from .sqlite import keep_database_files_private
+        from .token_cache import connect_signals
+
+        connection_created.connect(keep_database_files_private, dispatch_uid="private-sqlite-files")
+        # Every change that could make an accepted access token invalid empties the token caches.
+        connect_signals()
+
+        load_signing_keys(
+            settings.OAUTH2_PROVIDER, settings.OIDC_RSA_PRIVATE_KEY_FILE, settings.OIDC_INACTIVE_KEYS_DIR
+        )

@@ -1,0 +1,27 @@
+# The engine's (authserver/): the template keeps it, `cruft update` updates it; do not edit (docs/layout.md).
+"""
+The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6; RFC 8628 §3.4): codes, refresh tokens,
+client credentials and device codes are exchanged for tokens here.
+
+The view is DOT's; oauthlib's grants (server.py) run the request validator (validator.py).
+"""
+
+from oauth2_provider import views as oauth2_views
+from oauth2_provider.models import AbstractApplication
+
+from ..client_authentication import ClientAuthenticationErrors
+from ..view_policy import OAUTH_ENDPOINT, Throttle, declare
+
+
+@declare(OAUTH_ENDPOINT, throttle=Throttle.CLIENT_AUTHENTICATION)
+class TokenView(ClientAuthenticationErrors, oauth2_views.TokenView):
+    """DOT's token endpoint, with device codes checked by oauthlib like every other grant."""
+
+    def post(self, request, *args, **kwargs):
+        if request.POST.get("grant_type") == AbstractApplication.GRANT_DEVICE_CODE:
+            # RFC 8628 §3.4-3.5: DOT's device_flow_token_response answers a poll from the grant's
+            # state before it authenticates the client or checks whose code it is, and with a 500
+            # when device_code is missing. DOT's general path runs oauthlib's device grant, with
+            # this server's checks (device_codes.py). Until DOT authenticates the client first.
+            return self.authorization_flow_token_response(request)
+        return super().post(request, *args, **kwargs)

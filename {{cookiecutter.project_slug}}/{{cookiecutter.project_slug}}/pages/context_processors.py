@@ -1,6 +1,0 @@
-from django.conf import settings
-
-
-def server(request):
-    """What every page shows: the project's name, and whether anyone may sign up."""
-    return {"server_name": settings.PROJECT_NAME, "signups_open": settings.ACCOUNT_ALLOW_SIGNUPS}
