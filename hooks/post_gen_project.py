@@ -1,4 +1,7 @@
-"""Write .env with fresh secrets, then set the project up (run_setup=y) or say how to (run_setup=n)."""
+"""
+On a bake: record the template and answers for cruft, write .env with fresh secrets, then set the
+project up (run_setup=y) or say how to (run_setup=n). On cruft's re-renders: shape the files only.
+"""
 
 import contextlib
 import json
@@ -24,6 +27,15 @@ MANAGE = f"{VENV_PYTHON} manage.py"
 SERVER_URL = "http://127.0.0.1:8000/"
 DEMO_URL = f"{SERVER_URL}demo/"
 OUTPUT_TAIL_LINES = 20
+# cookiecutter's abbreviations for template URLs (cookiecutter.config.BUILTIN_ABBREVIATIONS), which
+# cruft, cloning with git, does not expand.
+TEMPLATE_ABBREVIATIONS = {
+    "gh": "https://github.com/{}.git",
+    "gl": "https://gitlab.com/{}.git",
+    "bb": "https://bitbucket.org/{}",
+}
+# Keys cookiecutter adds for one bake: where it ran, not what the project is.
+BAKE_ONLY_KEYS = ("_output_dir", "_repo_dir", "_checkout")
 # A long step (the dependency install) prints a line this often, to show it is alive.
 HEARTBEAT_SECONDS = 5
 # Run by the venv's own Python, so the manual pip install works whatever Python ran cookiecutter.
@@ -31,6 +43,9 @@ PRINT_REQUIREMENTS = (
     'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; '
     'print(*p["dependencies"], *p["optional-dependencies"]["dev"], sep=chr(10))'
 )
+
+
+FIRST_COMMIT_MESSAGE = "Baked from the template (its commit and the answers: .cruft.json)"
 
 
 class CommandFailed(Exception):
@@ -51,6 +66,64 @@ def select_api_framework(project_dir: Path, package: str, framework: str) -> Non
     else:
         (api / "drf_views.py").unlink()
         drf_tests.unlink()
+
+
+def is_rerender(context: dict) -> bool:
+    """True when cruft renders the template again with the recorded answers (`cruft update`,
+    `cruft diff`): only cookiecutter's own bake tells the hooks where it writes (_output_dir)."""
+    return "_output_dir" not in context
+
+
+def template_source(context: dict) -> str | None:
+    """What cruft clones to update the project: cookiecutter's gh:/gl:/bb: abbreviations
+    expanded, a local template as an absolute path; None when that path cannot be found."""
+    template = context["_template"]
+    prefix, _, rest = template.partition(":")
+    if prefix in TEMPLATE_ABBREVIATIONS and rest:
+        return TEMPLATE_ABBREVIATIONS[prefix].format(rest)
+    if "://" in template or template.startswith("git@"):
+        return template
+    # A local template, named relative to where cookiecutter ran; that is the output folder's
+    # parent unless --output-dir was given.
+    for candidate in (Path(template), Path(context["_output_dir"]) / template):
+        if (candidate / "cookiecutter.json").is_file():
+            return str(candidate.resolve())
+    return None
+
+
+def template_commit(context: dict) -> str | None:
+    """The commit cookiecutter baked from: HEAD of its checkout of the template."""
+    result = subprocess.run(
+        ["git", "-C", context["_repo_dir"], "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def write_cruft_file(project_dir: Path, context: dict) -> str:
+    """Write .cruft.json as `cruft create` would, so that `cruft check` and `cruft update` work
+    from the first day. Returns what to tell the user."""
+    source, commit = template_source(context), template_commit(context)
+    if source is None or commit is None:
+        return (
+            "NOTE: the template is not a git checkout this hook can name, so .cruft.json was not "
+            "written; link the project with `cruft link <template URL>` (docs/upgrading.md)."
+        )
+    # In the order of cookiecutter.json, as cruft writes them after an update.
+    questions = json.loads((Path(context["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8"))
+    answers = {key: context[key] for key in questions if key in context and key not in BAKE_ONLY_KEYS}
+    answers |= {"_template": context["_template"], "_commit": commit}
+    # The setup is something the bake did, not a property of the project: a re-render never runs it.
+    answers["run_setup"] = "n"
+    state = {
+        "template": source,
+        "commit": commit,
+        "checkout": context.get("_checkout"),
+        "context": {"cookiecutter": answers},
+        "directory": None,
+    }
+    text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
+    (project_dir / ".cruft.json").write_text(text, encoding="utf-8")
+    return f"Template {source} at {commit[:12]}: follow its changes with `cruft update` (docs/upgrading.md)."
 
 
 def random_alphanumeric(length: int) -> str:
@@ -215,11 +288,40 @@ def seed_clients(project_dir: Path) -> None:
     run_manage(project_dir, "seed_oauth_clients")
 
 
+def git_identity(project_dir: Path, context: dict) -> list[str]:
+    """The user's own git identity where they have one, else the author's from the answers."""
+    configured = subprocess.run(
+        ["git", "config", "user.email"], cwd=project_dir, capture_output=True, text=True
+    ).stdout.strip()
+    if configured:
+        return []
+    return ["-c", f"user.name={context['author_name']}", "-c", f"user.email={context['author_email']}"]
+
+
 def init_git_repository(project_dir: Path) -> None:
+    """A repository with the baked files as its first commit: `cruft update` needs a clean tree,
+    and merges the template's changes three-way against those files."""
     if not shutil.which("git"):
+        raise OSError("git is not on PATH")
+    if (project_dir / ".git").exists():
         return
-    if not (project_dir / ".git").exists():
-        run_command(["git", "init", "-q"], project_dir)
+    context = json.loads(COOKIECUTTER_CONTEXT)
+    run_command(["git", "init", "-q"], project_dir)
+    run_command(["git", "add", "-A"], project_dir)
+    # --no-verify: the pre-commit hooks fetch their tools over the network on first use; this one
+    # commit holds only what the template made. Later commits run them.
+    run_command(
+        [
+            "git",
+            *git_identity(project_dir, context),
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            FIRST_COMMIT_MESSAGE,
+        ],
+        project_dir,
+    )
     if (project_dir / ".venv" / "bin" / "pre-commit").exists():
         run_command([".venv/bin/pre-commit", "install"], project_dir)
 
@@ -263,9 +365,10 @@ STEPS = (
     ),
     Step("Creating the OAuth clients", seed_clients, f"{MANAGE} seed_oauth_clients"),
     Step(
-        "Initialising git",
+        "Initialising git, first commit (without the pre-commit hooks; later commits run them)",
         init_git_repository,
-        "git init -q && .venv/bin/pre-commit install",
+        f"git init -q && git add -A && git commit -q --no-verify -m {shlex.quote(FIRST_COMMIT_MESSAGE)} && "
+        ".venv/bin/pre-commit install",
         required=False,
     ),
 )
@@ -346,6 +449,9 @@ def main() -> int:
     context = json.loads(COOKIECUTTER_CONTEXT)
     project_dir = Path.cwd()
     select_api_framework(project_dir, context["project_slug"], context["api_framework"])
+    if is_rerender(context):
+        return 0
+    print(write_cruft_file(project_dir, context))
     try:
         env_values = write_env_file(project_dir)
     except (OSError, ValueError) as error:

@@ -11,7 +11,6 @@ import pytest
 from .support import SECRET_KEYS, TEMPLATE_DIR, bake, manage, project_env, run
 
 # Django templates use {% %} too: look for what only Jinja in this template would leave.
-# (".cookiecutter.json", the answers file cruft reads, is a name, not a leftover.)
 TEMPLATE_LEFTOVER = re.compile(r"{{-?\s*cookiecutter|(?<![.\w])cookiecutter\.\w|{%-?\s*(end)?raw\s*-?%}")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import SECRET_KEYS, bake
+from .support import SECRET_KEYS, TEMPLATE_DIR, bake, run
 
 HOOKS_DIR = Path(__file__).resolve().parent.parent / "hooks"
 ENV_EXAMPLE = """\
@@ -42,6 +42,8 @@ GOOD_CONTEXT = {
     "api_framework": "none",
     "run_setup": "n",
 }
+# What cookiecutter's own bake adds to the answers (a re-render by cruft has none of _output_dir).
+BAKE_KEYS = {"_template": str(TEMPLATE_DIR), "_repo_dir": str(TEMPLATE_DIR), "_checkout": None}
 FAILING_COMMAND = [sys.executable, "-c", "import sys; sys.exit(3)"]
 
 
@@ -556,23 +558,122 @@ def test_print_summary_shows_urls_and_ids_but_no_secrets(capsys):
         assert f"value-of-{secret}" not in out
 
 
+def bake_context(output_dir, **answers):
+    return {**GOOD_CONTEXT, **BAKE_KEYS, "_output_dir": str(output_dir), **answers}
+
+
 def test_post_main_without_setup_writes_env_and_prints_steps(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(write_baked_project(tmp_path))
-    monkeypatch.setattr(post, "COOKIECUTTER_CONTEXT", json.dumps(GOOD_CONTEXT))
+    monkeypatch.setattr(post, "COOKIECUTTER_CONTEXT", json.dumps(bake_context(tmp_path.parent)))
 
     assert post.main() == 0
 
     assert set(post.read_env_file(tmp_path / ".env")) >= set(SECRET_KEYS)
+    assert (tmp_path / ".cruft.json").is_file()
     assert "manage.py migrate --noinput" in capsys.readouterr().out
 
 
 def test_post_main_refuses_existing_env(tmp_path, monkeypatch, capsys):
     (write_baked_project(tmp_path) / ".env").write_text("", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(post, "COOKIECUTTER_CONTEXT", json.dumps(GOOD_CONTEXT))
+    monkeypatch.setattr(post, "COOKIECUTTER_CONTEXT", json.dumps(bake_context(tmp_path.parent)))
 
     assert post.main() == 1
     assert capsys.readouterr().err.startswith("ERROR: could not write .env:")
+
+
+@pytest.mark.parametrize("run_setup", ["y", "n"])
+def test_a_rerender_by_cruft_shapes_the_files_and_does_nothing_else(tmp_path, monkeypatch, capsys, run_setup):
+    """cruft update renders the template twice with the recorded answers and no _output_dir: the
+    files come out as the bake's did, and no secret, setup, record or output comes with them."""
+    project = write_baked_project(tmp_path)
+    monkeypatch.chdir(project)
+    answers = {**GOOD_CONTEXT, "api_framework": "drf", "run_setup": run_setup}
+    monkeypatch.setattr(
+        post, "COOKIECUTTER_CONTEXT", json.dumps({**answers, "_template": "x", "_commit": "y"})
+    )
+    monkeypatch.setattr(post, "run_steps", lambda *args: pytest.fail("a re-render ran the setup"))
+
+    assert post.main() == 0
+
+    api = project / GOOD_CONTEXT["project_slug"] / "api"
+    assert (api / "views.py").exists() and not (api / "drf_views.py").exists()
+    assert not (project / ".env").exists() and not (project / ".cruft.json").exists()
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("gh:acme/auth-template", "https://github.com/acme/auth-template.git"),
+        ("gl:acme/auth-template", "https://gitlab.com/acme/auth-template.git"),
+        ("https://example.com/acme/auth-template.git", "https://example.com/acme/auth-template.git"),
+        ("git@github.com:acme/auth-template.git", "git@github.com:acme/auth-template.git"),
+        (str(TEMPLATE_DIR), str(TEMPLATE_DIR)),
+    ],
+)
+def test_template_source_is_what_cruft_can_clone(template, expected, tmp_path):
+    assert post.template_source({"_template": template, "_output_dir": str(tmp_path)}) == expected
+
+
+def test_template_source_finds_a_relative_path_from_the_output_folder(tmp_path):
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "cookiecutter.json").write_text("{}", encoding="utf-8")
+    context = {"_template": "../template", "_output_dir": str(tmp_path / "projects")}
+    (tmp_path / "projects").mkdir()
+
+    assert post.template_source(context) == str(tmp_path / "template")
+    assert post.template_source({**context, "_template": "../elsewhere"}) is None
+
+
+def test_write_cruft_file_records_the_template_commit_and_answers(tmp_path):
+    head = run(["git", "rev-parse", "HEAD"], cwd=TEMPLATE_DIR).stdout.strip()
+
+    message = post.write_cruft_file(tmp_path, bake_context(tmp_path.parent, run_setup="y"))
+
+    state = json.loads((tmp_path / ".cruft.json").read_text(encoding="utf-8"))
+    assert state["template"] == str(TEMPLATE_DIR) and state["commit"] == head
+    assert state["checkout"] is None and state["directory"] is None
+    answers = state["context"]["cookiecutter"]
+    assert answers == {**GOOD_CONTEXT, "_template": str(TEMPLATE_DIR), "_commit": head, "run_setup": "n"}
+    # In the order cruft writes them after an update: cookiecutter.json's, then _template, _commit.
+    assert list(answers) == [*GOOD_CONTEXT, "_template", "_commit"]
+    assert head[:12] in message and "cruft update" in message
+
+
+def test_write_cruft_file_says_what_to_do_without_a_git_checkout(tmp_path):
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "cookiecutter.json").write_text("{}", encoding="utf-8")
+    context = bake_context(
+        tmp_path, _template=str(tmp_path / "template"), _repo_dir=str(tmp_path / "template")
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+
+    message = post.write_cruft_file(project, context)
+
+    assert not (project / ".cruft.json").exists()
+    assert "cruft link" in message
+
+
+def test_init_git_repository_commits_the_baked_files_and_no_secret(tmp_path, monkeypatch):
+    # No identity of the user's own (HOME without a .gitconfig): the answers' author commits.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setattr(post, "COOKIECUTTER_CONTEXT", json.dumps(GOOD_CONTEXT))
+    project = tmp_path / "project"
+    (project / "keys").mkdir(parents=True)
+    (project / ".gitignore").write_text(".env\nkeys/\n", encoding="utf-8")
+    (project / ".env").write_text("DJANGO_SECRET_KEY=secret\n", encoding="utf-8")
+    (project / "keys" / "oidc.key").write_text("key", encoding="utf-8")
+    (project / "manage.py").write_text("", encoding="utf-8")
+
+    post.init_git_repository(project)
+
+    log = run(["git", "log", "--format=%an <%ae>|%s"], cwd=project).stdout.splitlines()
+    assert log == [f"Your Name <you@example.com>|{post.FIRST_COMMIT_MESSAGE}"]
+    assert run(["git", "ls-files"], cwd=project).stdout.split() == [".gitignore", "manage.py"]
+    assert run(["git", "status", "--porcelain"], cwd=project).stdout == ""
 
 
 @pytest.mark.parametrize("text", ["Acme Identity", "Bob's Auth", "Zoë O'Brien", "Braces {like} these"])
@@ -599,7 +700,12 @@ def test_heartbeat_shows_a_long_step_is_alive(capsys):
     assert len(lines) >= 2 and all("still installing" in line for line in lines)
 
 
-def test_the_baked_project_records_its_answers_for_cruft(tmp_path):
+def test_the_baked_project_records_its_template_and_answers_for_cruft(tmp_path):
     project = bake(tmp_path, project_name="Acme Identity")
-    answers = json.loads((project / ".cookiecutter.json").read_text())
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["template"] == str(TEMPLATE_DIR)
+    assert state["commit"] == run(["git", "rev-parse", "HEAD"], cwd=TEMPLATE_DIR).stdout.strip()
+    answers = state["context"]["cookiecutter"]
     assert answers["project_name"] == "Acme Identity" and answers["project_slug"] == "acme_identity"
+    assert not {"_output_dir", "_repo_dir"} & set(answers)
+    assert not (project / ".cookiecutter.json").exists()

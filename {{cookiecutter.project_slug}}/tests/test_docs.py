@@ -34,7 +34,7 @@ LINK = re.compile(r"!?\[[^\]\n]*\]\(([^)\s]+)\)")
 # the tests, the docs, the owner's package. Package-relative paths (oauth/..., middleware/...) are
 # not project paths.
 PROJECT_PATH = re.compile(
-    rf"(?<![\w/.~$-])((?:authserver|config|templates|static|deploy|tests|docs|{re.escape(PACKAGE)})/[\w./-]*)"
+    rf"(?<![\w/.~$-])((?:authserver|config|templates|static|deploy|scripts|tests|docs|{re.escape(PACKAGE)})/[\w./-]*)"
     r"(?:::(\w+))?"
 )
 # The template's own tests, which the conformance and security tables name too.
