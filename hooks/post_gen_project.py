@@ -36,6 +36,7 @@ TEMPLATE_ABBREVIATIONS = {
 }
 # Keys cookiecutter adds for one bake: where it ran, not what the project is.
 BAKE_ONLY_KEYS = ("_output_dir", "_repo_dir", "_checkout")
+FIRST_COMMIT_MESSAGE = "Baked from the template (its commit and the answers: .cruft.json)"
 # A long step (the dependency install) prints a line this often, to show it is alive.
 HEARTBEAT_SECONDS = 5
 # Run by the venv's own Python, so the manual pip install works whatever Python ran cookiecutter.
@@ -43,9 +44,6 @@ PRINT_REQUIREMENTS = (
     'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; '
     'print(*p["dependencies"], *p["optional-dependencies"]["dev"], sep=chr(10))'
 )
-
-
-FIRST_COMMIT_MESSAGE = "Baked from the template (its commit and the answers: .cruft.json)"
 
 
 class CommandFailed(Exception):

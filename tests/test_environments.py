@@ -1,10 +1,12 @@
 """
 The generated project's own test suite where it claims to run: every Python that its
-pyproject.toml admits (that this machine has), and PostgreSQL as well as SQLite.
+pyproject.toml admits (that this machine has), at the newest versions its dependency ranges allow
+and at the lowest, and PostgreSQL as well as SQLite.
 
 Each test bakes on its own, so pytest-xdist may spread them over its workers (spread).
 """
 
+import json
 import os
 import re
 import shutil
@@ -14,6 +16,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from .support import TEMPLATE_DIR, bake, fresh_postgres_database, postgres_admin, project_env, run
 
@@ -69,9 +73,10 @@ def find_python(version):
     return None
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("version", supported_pythons())
-def test_generated_test_suite_passes_under_each_supported_python(version, tmp_path):
+def install_and_run_suite(tmp_path, version, resolution):
+    """Bake, install the project's dependencies (dev included) into a fresh virtualenv of that
+    Python, resolved as uv's --resolution says, and run the generated suite. Returns the venv's
+    Python."""
     python = find_python(version)
     if python is None:
         pytest.skip(
@@ -83,21 +88,8 @@ def test_generated_test_suite_passes_under_each_supported_python(version, tmp_pa
     project = bake(tmp_path / "bake")
     venv_python = tmp_path / "venv/bin/python"
     run([uv, "venv", "--quiet", "--python", python, str(tmp_path / "venv")], cwd=project)
-    run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(venv_python),
-            "-r",
-            "pyproject.toml",
-            "--extra",
-            "dev",
-        ],
-        cwd=project,
-    )
+    install = [uv, "pip", "install", "--quiet", "--python", str(venv_python), "--resolution", resolution]
+    run([*install, "-r", "pyproject.toml", "--extra", "dev"], cwd=project)
     result = run(
         [str(venv_python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=project_env()
     )
@@ -105,6 +97,52 @@ def test_generated_test_suite_passes_under_each_supported_python(version, tmp_pa
     assert run([str(venv_python), "-c", "import sys; print(sys.version)"], cwd=project).stdout.startswith(
         version
     )
+    return venv_python
+
+
+def installed_versions(venv_python):
+    listing = run(
+        [shutil.which("uv"), "pip", "list", "--python", str(venv_python), "--format", "json"],
+        cwd=venv_python.parent,
+    )
+    return {canonical(package["name"]): Version(package["version"]) for package in json.loads(listing.stdout)}
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def direct_requirements():
+    """The project's direct dependencies, dev included (every option block's too)."""
+    project = PROJECT_PYPROJECT["project"]
+    return [
+        Requirement(line) for line in (*project["dependencies"], *project["optional-dependencies"]["dev"])
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", supported_pythons())
+def test_generated_test_suite_passes_under_each_supported_python(version, tmp_path):
+    """At the newest versions the ranges allow: what a bake installs today."""
+    venv_python = install_and_run_suite(tmp_path, version, "highest")
+    installed = installed_versions(venv_python)
+    for requirement in direct_requirements():
+        if requirement.name != "djangorestframework":
+            assert installed[canonical(requirement.name)] in requirement.specifier
+
+
+@pytest.mark.slow
+def test_generated_test_suite_passes_at_the_lowest_versions_its_ranges_allow(tmp_path):
+    """Each lower bound in pyproject.toml is a tested promise: every direct dependency at exactly
+    its lower bound, under the oldest supported Python."""
+    venv_python = install_and_run_suite(tmp_path, supported_pythons()[0], "lowest-direct")
+    installed = installed_versions(venv_python)
+    at_lowest = {}
+    for requirement in direct_requirements():
+        lower_bounds = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if requirement.name != "djangorestframework" and lower_bounds:
+            at_lowest[requirement.name] = installed[canonical(requirement.name)] == Version(lower_bounds[0])
+    assert at_lowest and all(at_lowest.values()), at_lowest
 
 
 @pytest.mark.slow

@@ -118,7 +118,9 @@ class GracefulWorkerExit(logging.Filter):
     """Log a worker stopped by SIGTERM at INFO: only the master sends it, on a reload or a stop.
 
     gunicorn 23 logs "Worker (pid:N) was sent SIGTERM!" at ERROR for every worker a graceful
-    reload (HUP) replaces (benoitc/gunicorn#3050), which alerting on errors would page for.
+    reload (HUP) replaces (benoitc/gunicorn#3050), which alerting on errors would page for. Later
+    releases log it at INFO themselves: this filter can go when pyproject.toml's lower bound for
+    gunicorn passes 23.
     """
 
     def filter(self, record):

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.utils import timezone
 from oauth2_provider.models import get_device_grant_model
 from oauthlib.oauth2.rfc6749 import errors
-from oauthlib.oauth2.rfc8628 import errors as device_errors
+from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from .transactions import lock_rows
 
@@ -51,36 +51,37 @@ def generate_user_code():
 # The device's polls at the token endpoint: RFC 8628 §3.4-3.5
 
 
-def load_device_grant(request):
-    """The user and scopes of a device token come from the grant the user approved."""
-    device_code = getattr(request, "device_code", None)
-    if not device_code:
-        raise errors.InvalidRequestError("Missing device_code parameter.", request=request)
-    # Of two polls at once, only the first can redeem it.
+def device_code_status(client_id, device_code, request):
+    """oauthlib's question at each poll (RequestValidator.validate_device_code, oauthlib 4): where
+    the grant stands, as one of DeviceCodeGrant's statuses. Asked once the client is
+    authenticated; an approved grant gives the token its user and scopes."""
+    # Of two polls at once, only the first can redeem it (redeem_device_grant).
     device_grants = lock_rows(get_device_grant_model().objects.filter(device_code=device_code))
     if not device_grants:
         # RFC 6749 §5.2 (DOT answers 404 device_not_found).
         raise errors.InvalidGrantError("Unknown device_code.", request=request)
-    request.device_grant = device_grants[0]
-    request.user = request.device_grant.user
-    request.scopes = request.device_grant.scope.split()
+    device_grant = device_grants[0]
+    if device_grant.client_id != client_id:
+        raise errors.InvalidGrantError("The device_code was issued to another client.", request=request)
+    if device_grant.status == device_grant.DENIED:
+        return DeviceCodeGrant.DEVICE_CODE_DENIED
+    if device_grant.is_expired():
+        return DeviceCodeGrant.DEVICE_CODE_EXPIRED
+    if device_grant.status != device_grant.AUTHORIZED:
+        if polled_too_soon(device_grant):
+            return DeviceCodeGrant.DEVICE_CODE_SLOW_DOWN
+        return DeviceCodeGrant.DEVICE_CODE_PENDING
+    request.device_grant = device_grant
+    request.user = device_grant.user
+    request.scopes = device_grant.scope.split()
+    return DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
 
 
 def redeem_device_grant(request):
-    """RFC 8628 §3.5: answer a poll from the state of the grant; issue a token only once."""
-    device_grant = request.device_grant
-    if device_grant.client_id != request.client.client_id:
-        raise errors.InvalidGrantError("The device_code was issued to another client.", request=request)
-    if device_grant.status == device_grant.DENIED:
-        raise device_errors.AccessDenied(request=request)
-    if device_grant.is_expired():
-        raise device_errors.ExpiredTokenError(request=request)
-    if device_grant.status != device_grant.AUTHORIZED:
-        keep_to_the_interval(device_grant, request)
-        raise device_errors.AuthorizationPendingError(request=request)
-    # The authorization session has concluded: a replay of the code gets expired_token.
-    device_grant.status = device_grant.EXPIRED
-    device_grant.save(update_fields=["status"])
+    """RFC 8628 §3.5: the authorization session has concluded once the token is issued; a replay
+    of the code gets expired_token. Run by oauthlib after its checks of the token request."""
+    request.device_grant.status = request.device_grant.EXPIRED
+    request.device_grant.save(update_fields=["status"])
 
 
 # RFC 8628 §3.5: a device polling sooner than `interval` seconds after its previous poll gets
@@ -88,14 +89,13 @@ def redeem_device_grant(request):
 SLOW_DOWN_SECONDS = 5
 
 
-def keep_to_the_interval(device_grant, request):
+def polled_too_soon(device_grant):
     """Checked only once the poll comes from the code's own client, so slow_down tells nobody
     else that the code exists, and nobody else's polls slow its device down. The last poll is
     DOT's `last_checked`, in the database every worker shares (the row is locked since
-    load_device_grant, so of two polls at once the second sees the first)."""
+    device_code_status, so of two polls at once the second sees the first)."""
     too_soon = timezone.now() - device_grant.last_checked < timedelta(seconds=device_grant.interval)
     if too_soon:
         device_grant.interval += SLOW_DOWN_SECONDS
     device_grant.save(update_fields=["interval", "last_checked"])  # last_checked: auto_now
-    if too_soon:
-        raise device_errors.SlowDownError(request=request)
+    return too_soon

@@ -29,7 +29,7 @@ from oauthlib.openid.connect.core.grant_types.dispatchers import (
 )
 
 from .claims import parse_claims_request
-from .device_codes import load_device_grant, redeem_device_grant
+from .device_codes import redeem_device_grant
 from .parameters import check_code_challenge, check_code_verifier, check_parameter_limits
 from .resources import check_resources
 
@@ -76,12 +76,13 @@ class Server(
             pre_token=[check_code_verifier, *CHECKS_BEFORE_TOKEN],
         )
         # RFC 8628 §3.4-3.5: a device code is redeemed by the client it was issued to, once that
-        # client is authenticated, and only once (device_codes.py). DOT's own pre-token hook
-        # (OAUTH_PRE_TOKEN_VALIDATION) fails with a 500 on a missing device_code.
+        # client is authenticated (oauthlib asks Validator.validate_device_code), and only once
+        # (device_codes.py). DOT's own pre-token hook (OAUTH_PRE_TOKEN_VALIDATION) answers from the
+        # grant before the client is authenticated, and fails with a 500 on a missing device_code.
         kwargs.pop("pre_token", None)
         device = DeviceCodeGrant(
             request_validator,
-            pre_token=[load_device_grant, *CHECKS_BEFORE_TOKEN],
+            pre_token=[*CHECKS_BEFORE_TOKEN],
             post_token=[redeem_device_grant],
             **kwargs,
         )

@@ -19,6 +19,7 @@ from . import claims, token_cache
 from .adapter import get_adapter
 from .authentication_context import Authentication
 from .consent import remember_consent
+from .device_codes import device_code_status
 from .models import SignIn
 from .parameters import has_nul
 from .token_cache import token_checksum
@@ -111,6 +112,10 @@ class Validator(oauth2_validators.OAuth2Validator):
         # RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
         get_refresh_token_model().revoke_family(token_family_of_code(code))
         return False
+
+    def validate_device_code(self, client_id, code, request, *args, **kwargs):
+        # oauthlib 4's question at each device poll (RFC 8628 §3.5).
+        return device_code_status(client_id, code, request)
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
         if super().confirm_redirect_uri(client_id, code, redirect_uri, client, request, *args, **kwargs):
