@@ -216,6 +216,7 @@ def test_deploy_checks_pass_under_production_settings(baked, signing_key_file, t
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         OAUTH_ISSUER=f"https://{domain}",
         EMAIL_URL=f"smtp+tls://mailer:secret@smtp.{domain}:587",
+        CACHE_URL="redis://127.0.0.1:6379/0",
         OIDC_RSA_PRIVATE_KEY_FILE=str(signing_key_file),
     )
 

@@ -4,9 +4,12 @@ port other than 8000: home, demo, sign in, consent, the verified ID token, refre
 out. Accessibility basics are checked on each page. Screenshots land in test-artifacts/.
 """
 
+import re
+
 import pytest
 
 from .live import ARTIFACTS
+from .support import free_port, running_server, runserver_command
 
 pytestmark = pytest.mark.slow
 
@@ -142,3 +145,43 @@ def test_an_answer_the_demo_did_not_ask_for_is_refused(phone, live_server):
     assert "not asked for here" in phone.get_by_role("alert").inner_text()
     check_accessibility(phone, "error")
     shot(phone, "demo-error")
+
+
+def test_a_demo_run_is_in_the_audit_trail_and_the_logs(phone, project, env_values, tmp_path):
+    """A demo run's security events (authserver/audit.py) are listed in the admin's audit trail
+    and written as log lines with their request ids, and no secret of the run is in either."""
+    port, log = free_port(), tmp_path / "server.log"
+    with running_server(
+        project, runserver_command(project, port), f"http://127.0.0.1:{port}", output=log
+    ) as url:
+        page = phone
+        page.goto(f"{url}/demo/")
+        page.get_by_role("button", name="Sign in with the demo client").click()
+        page.get_by_label("Username").fill(env_values["DJANGO_SUPERUSER_USERNAME"])
+        page.get_by_label("Password").fill(env_values["DJANGO_SUPERUSER_PASSWORD"])
+        page.locator("main").get_by_role("button", name="Sign in", exact=True).click()
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(f"{url}/demo/")
+        page.get_by_role("button", name="Refresh the tokens").click()
+        page.locator(".event-refreshed").wait_for()
+        page.get_by_role("button", name="Revoke the access token").click()
+        page.locator(".event-revoked").wait_for()
+
+        page.goto(f"{url}/admin/oauth/auditevent/")
+        shot(page, "audit-trail")
+        listed = page.locator("#result_list").inner_text()
+        for kind in ("sign_in", "consent_given", "token_issued", "token_refreshed", "token_revoked"):
+            page.goto(f"{url}/admin/oauth/auditevent/?kind__exact={kind}")
+            rows = page.locator("#result_list tbody tr")
+            assert rows.count() >= 1, kind
+            if kind != "token_revoked":
+                assert env_values["DJANGO_SUPERUSER_USERNAME"] in rows.first.inner_text(), kind
+        assert env_values["OAUTH_DEMO_CLIENT_ID"] in listed
+
+    lines = [line for line in log.read_text().splitlines() if " authserver.audit " in line]
+    kinds = {re.search(r"\] (\w+) ", line).group(1) for line in lines}
+    assert {"sign_in", "consent_given", "token_issued", "token_refreshed", "token_revoked"} <= kinds
+    # Each line carries its request's id, as the request's own line does.
+    assert all(re.search(r"\[[0-9a-f]{32}\]", line) for line in lines)
+    for secret in (env_values["DJANGO_SUPERUSER_PASSWORD"], env_values["OAUTH_DEMO_CLIENT_SECRET"]):
+        assert secret not in log.read_text() and secret not in listed

@@ -12,7 +12,9 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.forms import ActivateTOTPForm as AllauthActivateTOTPForm
 from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
+from . import audit
 from .addresses import client_address
 
 
@@ -25,6 +27,14 @@ class AccountAdapter(DefaultAccountAdapter):
         """The address allauth's rate limits and the sessions page see: the same as the project's
         throttling, believing THROTTLE_IP_HEADER only from FORWARDED_ALLOW_IPS."""
         return client_address(request)
+
+    def pre_authenticate(self, request, **credentials):
+        """allauth's failed-sign-in limits; a refusal is the audit trail's lockout (audit.py)."""
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            audit.locked_out(request, str(credentials.get("email", credentials.get("username", ""))))
+            raise
 
 
 class LoginForm(AllauthLoginForm):

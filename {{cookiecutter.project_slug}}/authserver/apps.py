@@ -12,7 +12,7 @@ class AuthServerConfig(AppConfig):
         from django.conf import settings
         from django.db.backends.signals import connection_created
 
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import audit, checks  # noqa: F401  (checks: registers the system checks)
         from .signing_keys import load_signing_keys
         from .sqlite import keep_database_files_private
         from .token_cache import connect_signals
@@ -20,6 +20,8 @@ class AuthServerConfig(AppConfig):
         connection_created.connect(keep_database_files_private, dispatch_uid="private-sqlite-files")
         # Every change that could make an accepted access token invalid empties the token caches.
         connect_signals()
+        # The audit trail's events from allauth, the clients and the admin's log (audit.py).
+        audit.connect_signals()
 
         load_signing_keys(
             settings.OAUTH2_PROVIDER, settings.OIDC_RSA_PRIVATE_KEY_FILE, settings.OIDC_INACTIVE_KEYS_DIR

@@ -143,3 +143,28 @@ def check_server_adapter(app_configs, **kwargs):
             id="oauth.E007",
         )
     ]
+
+
+# Caches whose entries live in one process: each worker would count failures on its own.
+PROCESS_LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@checks.register(checks.Tags.security, checks.Tags.caches, deploy=True)
+def check_shared_cache(app_configs, **kwargs):
+    # The brute-force limits (allauth's failed sign-ins, middleware/throttling.py) and the spent
+    # TOTP codes live in the default cache: in a process-local one, each of N workers allows its
+    # own count, and a code spent in one worker is accepted by another.
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if settings.DEBUG or backend not in PROCESS_LOCAL_CACHES:
+        return []
+    return [
+        checks.Warning(
+            f"The default cache is {backend.rsplit('.', 1)[-1]}, each worker process's own: every worker "
+            "counts failed sign-ins and spent one-time codes on its own.",
+            hint="Set CACHE_URL to a cache all workers share, e.g. CACHE_URL=redis://127.0.0.1:6379/0.",
+            id="oauth.W002",
+        )
+    ]

@@ -12,7 +12,8 @@ that client's codes and tokens for the user: nothing outlives the consent.
 
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from .models import Consent
+from . import audit
+from .models import AuditEvent, Consent
 
 
 def remember_consent(user, application, scopes):
@@ -22,6 +23,7 @@ def remember_consent(user, application, scopes):
     )
     consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scopes)))
     consent.save()
+    audit.record(AuditEvent.Kind.CONSENT_GIVEN, actor=user, client=application, scopes=sorted(scopes))
 
 
 def consent_on_record(user, application, scopes):
@@ -42,3 +44,4 @@ def withdraw_consent(user, application):
         refresh_token.revoke()
     for access_token in get_access_token_model().objects.filter(user=user, application=application):
         access_token.revoke()
+    audit.record(AuditEvent.Kind.CONSENT_WITHDRAWN, actor=user, client=application)

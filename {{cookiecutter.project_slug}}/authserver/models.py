@@ -148,3 +148,63 @@ class TokenGeneration(models.Model):
 
     def __str__(self):
         return f"Token generation {self.value}"
+
+
+class AuditEvent(models.Model):
+    """
+    A security event (audit.py): who did what, when, from where. Written once, never changed;
+    kept OAUTH_AUDIT_RETENTION_DAYS (`cleartokens` prunes older ones). No field holds a secret:
+    tokens, codes, passwords and client secrets are never recorded, only what names them.
+    """
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+        SIGN_OUT = "sign_out", "Signed out"
+        LOCKED_OUT = "locked_out", "Sign-in refused: too many failures"
+        SECOND_FACTOR_ADDED = "second_factor_added", "Second factor added"
+        SECOND_FACTOR_REMOVED = "second_factor_removed", "Second factor removed"
+        RECOVERY_CODES_RESET = "recovery_codes_reset", "Recovery codes regenerated"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        PASSWORD_SET = "password_set", "Password set"
+        EMAIL_ADDED = "email_added", "E-mail address added"
+        EMAIL_VERIFIED = "email_verified", "E-mail address verified"
+        EMAIL_PRIMARY_CHANGED = "email_primary_changed", "Primary e-mail address changed"
+        EMAIL_REMOVED = "email_removed", "E-mail address removed"
+        CONSENT_GIVEN = "consent_given", "Consent given"
+        CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
+        TOKEN_ISSUED = "token_issued", "Token issued"
+        TOKEN_REFRESHED = "token_refreshed", "Token refreshed"
+        TOKEN_REVOKED = "token_revoked", "Token revoked"
+        REFRESH_TOKEN_REPLAYED = "refresh_token_replayed", "Refresh token replayed: its family revoked"
+        CODE_REPLAYED = "code_replayed", "Authorization code replayed: its tokens revoked"
+        CLIENT_REGISTERED = "client_registered", "Client registered"
+        CLIENT_CHANGED = "client_changed", "Client changed"
+        CLIENT_DISABLED = "client_disabled", "Client disabled"
+        CLIENT_DELETED = "client_deleted", "Client deleted"
+        ADMIN_CHANGE = "admin_change", "Change in the admin"
+
+    time = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # Who acted: the signed-in user, the user a token speaks for, the admin. The name stays when
+    # the account is deleted.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    # The client's public identifier (never its secret); it stays when the client is deleted.
+    client_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # As the brute-force limits see it (addresses.client_address).
+    ip = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    # The X-Request-ID of the request (middleware/request_logging.py), to find its log lines.
+    request_id = models.CharField(max_length=128, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-time"]
+        indexes = [models.Index(fields=["kind", "time"], name="oauth_audit_kind_time")]
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.kind} {self.actor_name or '-'}"

@@ -15,12 +15,12 @@ from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import claims, token_cache
+from . import audit, claims, token_cache
 from .adapter import get_adapter
 from .authentication_context import Authentication
 from .consent import remember_consent
 from .device_codes import device_code_status
-from .models import SignIn
+from .models import AuditEvent, SignIn
 from .parameters import has_nul
 from .token_cache import token_checksum
 from .transactions import lock_rows
@@ -110,7 +110,12 @@ class Validator(oauth2_validators.OAuth2Validator):
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
             return True
         # RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
-        get_refresh_token_model().revoke_family(token_family_of_code(code))
+        family = token_family_of_code(code)
+        RefreshToken = get_refresh_token_model()
+        if RefreshToken.objects.filter(token_family=family).exists():
+            # A code that was exchanged before: a replay, not a mistyped or expired code.
+            audit.record(AuditEvent.Kind.CODE_REPLAYED, client=client, token_family=str(family))
+        RefreshToken.revoke_family(family)
         return False
 
     def validate_device_code(self, client_id, code, request, *args, **kwargs):
@@ -129,6 +134,17 @@ class Validator(oauth2_validators.OAuth2Validator):
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)
+        # The audit trail: what was issued, to whom, never the token (audit.py).
+        audit.record(
+            AuditEvent.Kind.TOKEN_REFRESHED
+            if request.grant_type == "refresh_token"
+            else AuditEvent.Kind.TOKEN_ISSUED,
+            actor=request.user,
+            client=request.client,
+            grant_type=request.grant_type,
+            scopes=token.get("scope", "").split(),
+            refresh_token="refresh_token" in token,
+        )
         if request.grant_type == "authorization_code" and "refresh_token" in token:
             refresh_tokens = get_refresh_token_model().objects.filter(
                 token_checksum=token_checksum(token["refresh_token"])
@@ -138,8 +154,33 @@ class Validator(oauth2_validators.OAuth2Validator):
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         # Of two refreshes with one token at once, the second sees the token rotated:
         # a replay (RFC 9700 §4.14.2), not a second success.
-        lock_rows(get_refresh_token_model().objects.filter(token_checksum=token_checksum(refresh_token)))
-        return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        checksum = token_checksum(refresh_token)
+        lock_rows(get_refresh_token_model().objects.filter(token_checksum=checksum))
+        if super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return True
+        # A revoked token refused (DOT revoked its family, REFRESH_TOKEN_REUSE_PROTECTION): a
+        # replay, or a token used after its revocation. An unknown or expired one is not.
+        replayed = (
+            get_refresh_token_model()
+            .objects.filter(token_checksum=checksum, revoked__isnull=False)
+            .select_related("user")
+            .first()
+        )
+        if replayed is not None:
+            audit.record(
+                AuditEvent.Kind.REFRESH_TOKEN_REPLAYED,
+                actor=replayed.user,
+                client=client,
+                token_family=str(replayed.token_family or ""),
+            )
+        return False
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        # RFC 7009 §2.2: the same answer whether the token existed or not; the trail says which
+        # client asked, never the token.
+        hint = token_type_hint if token_type_hint in ("access_token", "refresh_token") else ""
+        audit.record(AuditEvent.Kind.TOKEN_REVOKED, client=request.client, token_type_hint=hint)
 
     # ID tokens: OIDC Core §2, §12.2
 

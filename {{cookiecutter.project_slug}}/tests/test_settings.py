@@ -40,6 +40,7 @@ def production_environment(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "OAUTH_ISSUER": "https://auth.example.com",
         "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+        "CACHE_URL": "redis://127.0.0.1:6379/0",
         "OIDC_RSA_PRIVATE_KEY_FILE": str(key_file),
     }
 
@@ -69,6 +70,18 @@ def test_deploy_checks_want_a_pinned_https_issuer(production_environment):
     result = manage("check", "--deploy", "--fail-level", "WARNING", **production_environment)
     assert result.returncode != 0
     assert "oauth.W001" in result.stderr
+
+
+def test_deploy_checks_want_a_cache_all_workers_share(production_environment):
+    """Without CACHE_URL each worker keeps its own failure counters and spent TOTP codes."""
+    for process_local in ("locmemcache://", "dummycache://"):
+        production_environment["CACHE_URL"] = process_local
+        result = manage("check", "--deploy", "--fail-level", "WARNING", **production_environment)
+        assert result.returncode != 0
+        assert "oauth.W002" in result.stderr
+    del production_environment["CACHE_URL"]
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production_environment)
+    assert "oauth.W002" in result.stderr
 
 
 def test_an_unknown_access_token_format_is_a_clear_check_error(production_environment):

@@ -23,6 +23,9 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 NO_REQUEST = "-"
 
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default=NO_REQUEST)
+# The request being served, for code that runs without it at hand (the request validator, model
+# signals) and needs its address and user agent: the audit trail (authserver/audit.py).
+current_request: ContextVar[object] = ContextVar("current_request", default=None)
 logger = logging.getLogger(__name__)
 
 
@@ -39,6 +42,7 @@ class RequestIDMiddleware:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = offered if SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         current_request_id.set(request_id)
+        current_request.set(request)
         started = time.perf_counter()
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
@@ -60,6 +64,7 @@ class RequestIDMiddleware:
 
 def forget_request_id(**kwargs):
     current_request_id.set(NO_REQUEST)
+    current_request.set(None)
 
 
 class RequestIDFilter(logging.Filter):
@@ -85,7 +90,8 @@ class QueryStringFilter(logging.Filter):
 class JSONFormatter(logging.Formatter):
     """One JSON object per line. Only named fields are written, never arbitrary `extra` values."""
 
-    REQUEST_FIELDS = ("method", "path", "status", "duration_ms")
+    # "event": an audit event's fields (authserver/audit.py).
+    REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "event")
 
     def format(self, record):
         entry = {

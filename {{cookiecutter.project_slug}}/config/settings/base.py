@@ -431,6 +431,10 @@ MCP_READY = env.bool("MCP_READY", default={{ "True" if cookiecutter.mcp_ready ==
 # Days a registered client may go without any live token or code before cleanregistrations removes it.
 OAUTH_REGISTRATION_UNUSED_DAYS = env.int("OAUTH_REGISTRATION_UNUSED_DAYS", default=30)
 
+# Days the audit trail (authserver/audit.py) keeps each security event; `cleartokens` deletes
+# older ones. See docs/operations.md.
+OAUTH_AUDIT_RETENTION_DAYS = env.int("OAUTH_AUDIT_RETENTION_DAYS", default=365)
+
 # Access tokens: opaque random strings (the default), or JWTs a resource server can verify on its
 # own (RFC 9068), signed with the OIDC key (authserver/access_tokens.py). Either is stored hashed,
 # introspected and revoked the same way. https://www.rfc-editor.org/rfc/rfc9068
