@@ -9,9 +9,10 @@ with PKCE and `resource` (RFC 8707); the browser step is done here, through the 
 Also the registration policy (RFC 7591 §3.2.2), on registrations and metadata documents, and
 RFC 7592 management, from outside.
 
-DOT's CIMD fetcher reaches public addresses only. The server here runs the local settings plus a
-test-only module this file writes into its bake (`LOOPBACK_CIMD_SETTINGS`), which lets that one
-check pass loopback addresses; the project's own settings relax nothing.
+The project's CIMD fetcher reaches public addresses only. The server here runs the local settings
+plus a test-only module this file writes into its bake (`LOOPBACK_CIMD_SETTINGS`), whose fetcher
+also lets through 127.0.0.1, the one address the documents are served on, written that way; the
+project's own settings relax nothing.
 """
 
 import asyncio
@@ -52,7 +53,7 @@ pytestmark = pytest.mark.slow
 
 # Registrations the live server lets one address make per window: enough for this module's
 # tests before the last one, which goes over it.
-REGISTRATIONS_PER_IP = 8
+REGISTRATIONS_PER_IP = 14
 CALLBACK = "http://127.0.0.1:53682/callback"
 
 MCP_SERVER = textwrap.dedent(
@@ -154,9 +155,9 @@ MCP_SERVER = textwrap.dedent(
 )
 
 
-# Test-only files written into the bake, never part of a project: settings that let DOT's CIMD
+# Test-only files written into the bake, never part of a project: settings that let the CIMD
 # fetcher reach the documents this module serves on loopback. The project's fetcher (registration
-# policy included) is used as it is; only DOT's public-address check also passes loopback.
+# policy included) is used as it is; only its public-address check also passes 127.0.0.1.
 LOOPBACK_CIMD_SETTINGS = """
 from .local import *  # noqa: F403
 from .local import OAUTH2_PROVIDER
@@ -164,25 +165,13 @@ from .local import OAUTH2_PROVIDER
 OAUTH2_PROVIDER["CIMD_METADATA_FETCHER"] = "loopback_cimd.LoopbackClientMetadataFetcher"
 """
 LOOPBACK_CIMD_FETCHER = """
-import ipaddress
-
-from oauth2_provider import cimd
-
 from authserver.endpoints.registration import ClientMetadataFetcher
 
-public_only = cimd._ip_is_public
 
-
-def public_or_loopback(address):
-    return public_only(address) or ipaddress.ip_address(address).is_loopback
-
-
-cimd._ip_is_public = public_or_loopback
-
-
-# The project's fetcher, named by the settings above: importing this module relaxed DOT's check.
+# The project's fetcher, named by the settings above, and 127.0.0.1 exactly: no other loopback form.
 class LoopbackClientMetadataFetcher(ClientMetadataFetcher):
-    pass
+    def is_public(self, address):
+        return super().is_public(address) or address == "127.0.0.1"
 """
 
 
@@ -551,6 +540,63 @@ def test_a_refused_metadata_document_leaves_its_client_unknown(
         assert reason in issuer_log.read_text()
 
 
+def authorization_query(client_id, redirect_uri=CALLBACK, scope="read"):
+    return {
+        "client_id": client_id,
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        "scope": scope,
+        "state": "s",
+    }
+
+
+def test_a_metadata_document_at_an_ipv4_compatible_address_is_never_fetched(
+    issuer, issuer_log, mcp_env, metadata_documents
+):
+    """Every IPv6 form that embeds an IPv4 address is judged by that address: the documents' own
+    server, as ::127.0.0.1 (IPv4-compatible) or ::ffff:127.0.0.1, is a non-public address."""
+    port = metadata_documents.server_address[1]
+    browser = checked()
+    for host in ("::127.0.0.1", "::ffff:127.0.0.1"):
+        client_id = f"https://[{host}]:{port}/clients/embedded.json"
+        page = browser.get(f"{issuer}/o/authorize/?{urlencode(authorization_query(client_id))}")
+        if "/accounts/login/" in page.url:
+            page = sign_in(browser, page, mcp_env)
+        assert page.status_code == 400, page.text[:2000]
+        assert f"client_id host resolves to a non-public address ({host})" in issuer_log.read_text()
+    assert "/clients/embedded.json" not in metadata_documents.fetched
+
+
+def test_a_client_known_by_its_metadata_document_is_shown_unverified_with_the_scopes_it_asked_for(
+    issuer, mcp_env, metadata_documents
+):
+    """The consent page shows that this server does not vouch for the client, the document's host and
+    where the user will be sent; the client may have the scopes its document asks for, not more."""
+    client_id = metadata_documents.publish(
+        "/clients/read-only.json", client_name="A read-only client", **MCP_CLIENT_METADATA
+    )
+    browser = checked()
+    consent = sign_in(
+        browser, browser.get(f"{issuer}/o/authorize/?{urlencode(authorization_query(client_id))}"), mcp_env
+    )
+    assert consent.status_code == 200, consent.text[:2000]
+    assert "Not verified by" in consent.text
+    assert '<strong class="client-document-host">127.0.0.1</strong>' in consent.text
+    assert '<strong class="redirect-host">127.0.0.1</strong>' in consent.text
+    wider = browser.get(
+        f"{issuer}/o/authorize/?{urlencode(authorization_query(client_id, scope='read write'))}",
+        allow_redirects=False,
+    )
+    assert wider.status_code == 302
+    assert query_of_location(wider)["error"] == "invalid_scope"
+
+
+def query_of_location(response):
+    return dict(parse_qsl(urlsplit(response.headers["Location"]).query))
+
+
 def test_the_mcp_server_refuses_a_token_bound_to_another_resource(issuer, mcp_server, mcp_env):
     """RFC 8707 §2: a token for /api/me/ is no token at the MCP server (introspection tells it
     nothing about it, RFC 7662 §4), while it works at /api/me/."""
@@ -599,6 +645,32 @@ def test_registrations_outside_the_policy_are_refused(issuer, metadata, error):
     assert (answer.status_code, answer.json()["error"]) == (400, error)
 
 
+def test_a_registration_access_token_introspects_as_inactive(issuer, mcp_env):
+    """RFC 7592 §1.3, RFC 7662 §2.2: the registration access token manages the registration, and is
+    no token to any resource server."""
+    token = register(issuer).json()["registration_access_token"]
+    credentials = (mcp_env["OAUTH_M2M_CLIENT_ID"], mcp_env["OAUTH_M2M_CLIENT_SECRET"])
+    answer = checked().post(f"{issuer}/o/introspect/", data={"token": token}, auth=credentials)
+    assert (answer.status_code, answer.json()) == (200, {"active": False})
+
+
+def test_a_self_registered_client_cannot_pass_for_a_trusted_one(issuer, mcp_env):
+    """RFC 6749 §10.2, RFC 7591 §5: the name of an admin's client is refused, whatever its case and
+    spacing; another name registers, and its consent page says no one here vouches for it and where
+    the user will be sent."""
+    demo_name = "My  authorization server DEMO web app "
+    attacker = "https://attacker.example/cb"
+    refused = register(issuer, client_name=demo_name, redirect_uris=[attacker])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_client_metadata")
+    client_id = register(issuer, client_name="Demo web app", redirect_uris=[attacker]).json()["client_id"]
+    browser = checked()
+    url = f"{issuer}/o/authorize/?{urlencode(authorization_query(client_id, redirect_uri=attacker))}"
+    consent = sign_in(browser, browser.get(url), mcp_env)
+    assert consent.status_code == 200, consent.text[:2000]
+    assert "Not verified by" in consent.text
+    assert '<strong class="redirect-host">attacker.example</strong>' in consent.text
+
+
 def test_a_client_manages_only_its_own_registration(issuer):
     """RFC 7592 §2: one client's registration access token reads, changes, deletes nothing of another's."""
     mine, theirs = register(issuer).json(), register(issuer).json()
@@ -621,6 +693,23 @@ def test_registrations_over_the_limit_are_refused(issuer):
     assert refused.json()["error"] == "invalid_client_metadata"
     assert int(refused.headers["Retry-After"]) > 0
     assert all(answer.status_code in (201, 429) for answer in answers)
+
+
+def test_metadata_document_clients_count_as_registrations(issuer, mcp_env, metadata_documents):
+    """Each new metadata document URL counts as a registration of the address naming it: once over
+    the limit (the test above), a new one is neither fetched nor a client."""
+    browser = checked()
+    for number in range(REGISTRATIONS_PER_IP + 1):
+        path = f"/clients/many-{number}.json"
+        client_id = metadata_documents.publish(path, client_name=f"Client {number}", **MCP_CLIENT_METADATA)
+        page = browser.get(f"{issuer}/o/authorize/?{urlencode(authorization_query(client_id))}")
+        if "/accounts/login/" in page.url:
+            page = sign_in(browser, page, mcp_env)
+        if page.status_code == 400:
+            assert path not in metadata_documents.fetched
+            return
+        assert page.status_code == 200, page.text[:2000]
+    pytest.fail("every metadata document became a client")
 
 
 @pytest.fixture(scope="module")

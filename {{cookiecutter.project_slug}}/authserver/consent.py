@@ -8,12 +8,43 @@ always ask (`Application.always_ask_consent`), shows the consent page all the sa
 decides (ServerAdapter.skip_consent). The user sees the clients they allowed at
 /accounts/consents/ (endpoints/consents.py) and can withdraw consent there, which also revokes
 that client's codes and tokens for the user: nothing outlives the consent.
+
+A client that registered itself or is known by its metadata document (registration_source dcr or
+cimd) is verified by no one here, and its name is its own choice (RFC 7591 §5): the consent and
+device pages say so (`about_client`), and a consent given to it is remembered for
+UNVERIFIED_CLIENT_CONSENT only, after which the user is asked again.
 """
 
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from . import audit
 from .models import AuditEvent, Consent
+
+# How long a consent to an unverified client counts (the RFC 6749 §10.2 advice on not issuing
+# repeated authorizations to a client whose identity is not verified without the user).
+UNVERIFIED_CLIENT_CONSENT = timedelta(hours=1)
+
+
+def is_verified(application):
+    """Whether an admin added the client (registration_source manual), rather than the client itself."""
+    return application.registration_source == application.RegistrationSource.MANUAL
+
+
+def about_client(application, redirect_uri=None):
+    """What the consent and device pages show besides the client's name, which anyone can choose:
+    whether this server vouches for it, the host of its metadata document (its client_id), and
+    the host the user will be sent to."""
+    is_document = application.registration_source == application.RegistrationSource.CIMD
+    return {
+        "verified": is_verified(application),
+        "document_host": urlsplit(application.client_id).hostname if is_document else None,
+        "redirect_host": urlsplit(redirect_uri).hostname if redirect_uri else None,
+        "remembered_for_minutes": int(UNVERIFIED_CLIENT_CONSENT.total_seconds() // 60),
+    }
 
 
 def remember_consent(user, application, scopes):
@@ -27,10 +58,12 @@ def remember_consent(user, application, scopes):
 
 
 def consent_on_record(user, application, scopes):
-    """Whether the user has allowed the client every one of `scopes` before."""
-    allowed = (
-        Consent.objects.filter(user=user, application=application).values_list("scope", flat=True).first()
-    )
+    """Whether the user has allowed the client every one of `scopes` before (an unverified client:
+    within UNVERIFIED_CLIENT_CONSENT; its granted_at moves each time the user allows it)."""
+    consents = Consent.objects.filter(user=user, application=application)
+    if not is_verified(application):
+        consents = consents.filter(granted_at__gt=timezone.now() - UNVERIFIED_CLIENT_CONSENT)
+    allowed = consents.values_list("scope", flat=True).first()
     return allowed is not None and set(scopes) <= set(allowed.split())
 
 

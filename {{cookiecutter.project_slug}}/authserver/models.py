@@ -6,7 +6,7 @@ from oauth2_provider.models import AbstractApplication
 from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.settings import oauth2_settings
 
-from .scopes import registrable_scopes
+from .scopes import asked_by_document
 
 
 class Application(AbstractApplication):
@@ -62,10 +62,15 @@ class Application(AbstractApplication):
     def save(self, *args, **kwargs):
         if self._state.adding and self.registration_source == self.RegistrationSource.CIMD:
             # A client known by its metadata document (endpoints/registration.py's
-            # ClientMetadataFetcher) may be granted what a registered one may ask for; DOT's
+            # ClientMetadataFetcher) may be granted what its document asks for, within the
+            # registration policy, or else the default scopes, as a registered client; DOT's
             # resolver sets neither field, and an ID token with no algorithm is a 500 at the token
-            # endpoint. An admin's later change stays: DOT's refresh of the document keeps both.
-            self.allowed_scopes = " ".join(sorted(registrable_scopes()))
+            # endpoint. Set once: DOT's refresh of the document keeps both fields, so an admin's
+            # later change stays, and a later document widens nothing.
+            client_id, scope = asked_by_document.get()
+            asked = scope.split() if client_id == self.client_id else []
+            asked_by_document.set((None, ""))
+            self.allowed_scopes = " ".join(dict.fromkeys(asked)) or " ".join(oauth2_settings.DEFAULT_SCOPES)
             self.algorithm = self.RS256_ALGORITHM
         super().save(*args, **kwargs)
 

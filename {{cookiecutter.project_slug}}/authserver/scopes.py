@@ -4,7 +4,14 @@ The scopes this server offers (OAUTH_SCOPES in settings, from the environment), 
 registration policy and the clients known by their metadata documents see them.
 """
 
+from contextvars import ContextVar
+
 from django.conf import settings
+
+# The scopes the metadata document being stored asks for, as (client_id, scope): set by
+# endpoints/registration.py's fetcher, read by models.Application.save when DOT's resolver then
+# stores the client, in the same request (DOT hands the document's scope to neither).
+asked_by_document = ContextVar("asked_by_document", default=(None, ""))
 
 
 def registrable_scopes():

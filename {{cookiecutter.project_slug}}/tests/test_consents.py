@@ -4,12 +4,19 @@ a client's tokens for the user when consent is withdrawn. Code: authserver/conse
 authserver/endpoints/consents.py.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django.utils.html import escape
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
+from authserver.consent import UNVERIFIED_CLIENT_CONSENT
+from authserver.models import Consent
+
 from .support import (
+    PASSWORD,
     AuthorizationRequest,
     api_me_status,
     assert_error_sent_to_the_client,
@@ -106,3 +113,77 @@ def test_admins_see_consents_and_set_a_client_to_always_ask(allowed, remembering
     assert escape(remembering_client.name) in admin.get("/admin/oauth/consent/").content.decode()
     change_form = admin.get(f"/admin/oauth/application/{remembering_client.pk}/change/")
     assert b'name="always_ask_consent"' in change_form.content
+
+
+SELF_REGISTERED_REDIRECT_URI = "https://app.example.net/callback"
+
+
+@pytest.fixture
+def self_registered(application_model):
+    """A client that registered itself (RFC 7591), under a name of its choosing."""
+    return application_model.objects.create(
+        name="Acme",
+        client_id="self-registered",
+        client_type=application_model.CLIENT_PUBLIC,
+        authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=SELF_REGISTERED_REDIRECT_URI,
+        registration_source=application_model.RegistrationSource.DCR,
+        allowed_scopes="read",
+    )
+
+
+def sign_in(client, user):
+    client.post("/accounts/login/", {"login": user.username, "password": PASSWORD})
+
+
+def test_the_consent_page_shows_where_the_user_goes_and_which_clients_no_one_vouches_for(
+    client, user, self_registered, remembering_client, application_model
+):
+    """RFC 6749 §10.2, RFC 7591 §5: the name is the client's own choice; the page also shows the
+    redirect URI's host and, for a self-registered or metadata-document client, that this server does
+    not vouch for it (and the document's host)."""
+    sign_in(client, user)
+    page = client.get(AuthorizationRequest("self-registered", "read", SELF_REGISTERED_REDIRECT_URI).url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Not verified by" in text
+    assert 'you will be sent to <strong class="redirect-host">app.example.net</strong>' in text
+    trusted = client.get(AuthorizationRequest(remembering_client.client_id, "read").url).content.decode()
+    assert "Not verified by" not in trusted
+    assert '<strong class="redirect-host">127.0.0.1</strong>' in trusted
+    document_client = application_model.objects.create(
+        name="Acme",
+        client_id="https://clients.example.org/acme.json",
+        client_type=application_model.CLIENT_PUBLIC,
+        authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=SELF_REGISTERED_REDIRECT_URI,
+        registration_source=application_model.RegistrationSource.CIMD,
+    )
+    by_document = client.get(
+        AuthorizationRequest(document_client.client_id, "read", SELF_REGISTERED_REDIRECT_URI).url
+    ).content.decode()
+    assert "Not verified by" in by_document
+    assert '<strong class="client-document-host">clients.example.org</strong>' in by_document
+
+
+def test_consent_to_an_unverified_client_is_remembered_briefly(
+    client, user, self_registered, remembering_client
+):
+    """A consent to a client no one vouches for counts for UNVERIFIED_CLIENT_CONSENT, then the user is
+    asked again; a consent to an admin's client is remembered as before."""
+    sign_in(client, user)
+    request = AuthorizationRequest("self-registered", "read", SELF_REGISTERED_REDIRECT_URI)
+    assert client.get(request.url).status_code == 200
+    assert client.post(request.url, {**request.params, "allow": "Authorize"}).status_code == 302
+    again = AuthorizationRequest("self-registered", "read", SELF_REGISTERED_REDIRECT_URI)
+    assert "code" in query_of(client.get(again.url)["Location"])
+    trusted = AuthorizationRequest(remembering_client.client_id, "read")
+    client.post(trusted.url, {**trusted.params, "allow": "Authorize"})
+
+    long_ago = timezone.now() - UNVERIFIED_CLIENT_CONSENT - timedelta(minutes=1)
+    Consent.objects.update(granted_at=long_ago)
+    later = AuthorizationRequest("self-registered", "read", SELF_REGISTERED_REDIRECT_URI)
+    assert client.get(later.url).status_code == 200
+    assert "code" in query_of(
+        client.get(AuthorizationRequest(remembering_client.client_id, "read").url)["Location"]
+    )

@@ -20,12 +20,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def make_device_client(application_model):
-    def make(client_id="tv-app"):
+    def make(client_id="tv-app", **fields):
         return application_model.objects.create(
             name="Living-room TV",
             client_id=client_id,
             client_type=application_model.CLIENT_PUBLIC,
             authorization_grant_type=application_model.GRANT_DEVICE_CODE,
+            **fields,
         )
 
     return make
@@ -59,6 +60,17 @@ def test_device_flow_issues_one_token_after_approval(client, device_client, user
     assert token.json()["scope"] == "read" and "refresh_token" in token.json()
     # RFC 8628 §3.5: the session is over; the code gives no second token.
     assert poll_for_device_token(client, codes["device_code"]).json()["error"] == "expired_token"
+
+
+def test_the_device_page_says_which_clients_no_one_vouches_for(client, make_device_client, user):
+    """RFC 8628 §5.4, RFC 7591 §5: a client that registered itself chose its name; the page says so."""
+    client.login(username=user.username, password=PASSWORD)
+    for client_id, source, marked in (("tv-app", "manual", False), ("self-registered-tv", "dcr", True)):
+        make_device_client(client_id, registration_source=source)
+        codes = start_device_flow(client, client_id=client_id).json()
+        page = client.get(enter_user_code(client, codes["user_code"])["Location"])
+        assert page.status_code == 200
+        assert ("Not verified by" in page.content.decode()) is marked, client_id
 
 
 def test_resources_of_a_device_token_are_checked_and_bind_it(client, device_client, user, application_model):

@@ -35,6 +35,25 @@ PRIVATE_NAMES = [
         "OAuth2Validator.validate_bearer_token and _load_access_token",
     ),
     (
+        "oauth2_provider.cimd",
+        "_validate_client_id_url",
+        ["client_id"],
+        "authserver/endpoints/registration.py",
+        "The CIMD draft's checks of a client_id URL. The fetcher resolves the host once and judges the "
+        "addresses itself (DOT's judge passes IPv4-compatible IPv6), so it makes DOT's fetch its own; "
+        "DOT has no seam for the judge or the resolved addresses.",
+        "oauth2_provider.cimd.SafeMetadataFetcher.fetch",
+    ),
+    (
+        "oauth2_provider.cimd",
+        "SafeMetadataFetcher._read_document",
+        ["self", "response"],
+        "authserver/endpoints/registration.py",
+        "DOT's reading of a fetched document (status, type, size, Cache-Control), kept as it is by the "
+        "fetcher that judges the addresses itself.",
+        "oauth2_provider.cimd.SafeMetadataFetcher.fetch and _read_document",
+    ),
+    (
         "allauth.mfa.totp.internal.auth",
         "TOTP.validate_code",
         ["self", "code"],

@@ -9,7 +9,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
+from oauth2_provider import cimd
+from oauth2_provider.cimd import CIMDError
 from oauth2_provider.models import get_access_token_model
+from oauthlib.common import Request
+
+from authserver.endpoints.registration import ClientMetadataFetcher, is_public_address
 
 from .support import PASSWORD, AuthorizationRequest, query_of
 
@@ -76,29 +81,148 @@ def test_client_id_metadata_documents_follow_mcp_ready(client, db):
                 assert client.get(path).json()["client_id_metadata_document_supported"] is enabled
 
 
-def test_a_client_known_by_its_metadata_document_may_ask_what_a_registered_one_may(application_model, db):
-    """DOT's CIMD resolver stores a name, redirect URIs and grant only: the scopes a registration may
-    ask for, and RS256 so that openid gets an ID token (not a 500), are set when it is first stored;
-    an admin's later change stays when the document is fetched again."""
-    stored = application_model.objects.create(
-        client_id="https://client.example.com/mcp-client.json",
-        client_type=application_model.CLIENT_PUBLIC,
-        authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
-        redirect_uris="http://127.0.0.1/callback",
-        registration_source=application_model.RegistrationSource.CIMD,
-    )
-    assert stored.algorithm == "RS256"
-    assert stored.allowed_scope_set() == {"openid", "profile", "email", *settings.OAUTH_APP_SCOPES}
+class DocumentFetcher(ClientMetadataFetcher):
+    """The project's fetcher (registration policy, scopes) with the network left out: the
+    documents a test publishes in DOCUMENTS, each fetch recorded."""
+
+    documents, fetched = {}, []
+
+    def fetch_document(self, client_id):
+        self.fetched.append(client_id)
+        return {"client_id": client_id, **self.documents[client_id]}, 3600
+
+
+@pytest.fixture
+def documents(db):
+    """CIMD on, with DocumentFetcher: {client_id: document}."""
+    DocumentFetcher.documents.clear()
+    DocumentFetcher.fetched.clear()
+    fetcher = f"{__name__}.DocumentFetcher"
+    overrides = {"CIMD_ENABLED": True, "CIMD_METADATA_FETCHER": fetcher}
+    with override_settings(OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, **overrides}):
+        yield DocumentFetcher.documents
+
+
+def resolve(client_id, address="203.0.113.5"):
+    """DOT's resolver, as the authorization endpoint runs it for a client_id it does not know."""
+    return cimd.resolve_cimd_application(client_id, Request(client_id, headers={"REMOTE_ADDR": address}))
+
+
+DOCUMENT = {
+    "client_name": "A client by its document",
+    "redirect_uris": [LOOPBACK_REDIRECT_URI],
+    "grant_types": ["authorization_code", "refresh_token"],
+}
+
+
+def test_a_client_known_by_its_metadata_document_gets_the_scopes_it_asks_for(documents, application_model):
+    """DOT's CIMD resolver stores a name, redirect URIs and grant only: the scopes the document asks
+    for (within the registration policy; none: the default scopes), and RS256 so that openid gets an
+    ID token (not a 500), are set when it is first stored; an admin's later change stays when the
+    document is fetched again."""
+    asking, silent = "https://client.example.com/asking.json", "https://client.example.com/silent.json"
+    documents[asking] = {**DOCUMENT, "scope": "openid read"}
+    documents[silent] = DOCUMENT
+    stored = resolve(asking)
+    assert (stored.allowed_scope_set(), stored.algorithm) == ({"openid", "read"}, "RS256")
+    assert resolve(silent).allowed_scope_set() == set(settings.OAUTH2_PROVIDER["DEFAULT_SCOPES"])
+    documents[asking] = {**DOCUMENT, "scope": "openid read write"}
     stored.allowed_scopes = "read"
+    stored.cimd_expires_at = timezone.now() - timedelta(seconds=1)
     stored.save()
-    stored.refresh_from_db()
-    assert stored.allowed_scopes == "read"
+    refreshed = cimd.refresh_if_stale(stored, Request(asking, headers={"REMOTE_ADDR": "203.0.113.5"}))
+    assert DocumentFetcher.fetched.count(asking) == 2
+    refreshed.refresh_from_db()
+    assert refreshed.allowed_scopes == "read"
     manual = application_model.objects.create(
         client_type=application_model.CLIENT_PUBLIC,
         authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
         redirect_uris="http://127.0.0.1/callback",
     )
     assert (manual.algorithm, manual.allowed_scopes) == ("", "")
+
+
+def test_clients_known_by_their_metadata_documents_count_as_registrations(documents, application_model):
+    """Each metadata document URL an address is first to name is a registration of that address
+    (THROTTLE_REGISTRATIONS_PER_IP), counted before the fetch: over the limit, the client stays
+    unknown and nothing is fetched. Known clients count nothing; other addresses have their own."""
+    urls = [f"https://client.example.com/{number}.json" for number in range(4)]
+    for url in urls:
+        documents[url] = DOCUMENT
+    with override_settings(THROTTLE_REGISTRATIONS_PER_IP=2):
+        assert [resolve(url) is not None for url in urls[:3]] == [True, True, False]
+        assert urls[2] not in DocumentFetcher.fetched
+        assert resolve(urls[3], address="198.51.100.7") is not None
+    assert application_model.objects.filter(registration_source="cimd").count() == 3
+
+
+def test_the_name_of_an_admins_client_is_refused(client, seeded, registration_open, documents):
+    """RFC 7591 §5: a self-registered client may not take the name the consent page shows for a client
+    an admin added, whatever its case and spacing: refused at registration, and in a document."""
+    demo_name = f"{settings.PROJECT_NAME} demo web app"
+    for name in (demo_name, f"  {demo_name.upper()} ", demo_name.replace(" ", "  ")):
+        refused = register(client, client_name=name)
+        assert refused.status_code == 400, name
+        assert refused.json()["error"] == "invalid_client_metadata"
+        assert "client_name" in refused.json()["error_description"]
+    assert register(client, client_name=f"Not the {demo_name}").status_code == 201
+    impostor = "https://client.example.com/impostor.json"
+    documents[impostor] = {**DOCUMENT, "client_name": demo_name.title()}
+    assert resolve(impostor) is None
+
+
+def test_a_registration_access_token_is_no_token_for_resources(client, m2m_client, registration_open):
+    """RFC 7592 §1.3, RFC 7662 §2.2: a registration access token introspects as inactive to every
+    resource server; it expires (OAUTH_REGISTRATION_UNUSED_DAYS) and an update replaces it."""
+    registration = register(client).json()
+    token = registration["registration_access_token"]
+    answer = client.post("/o/introspect/", {"token": token}, HTTP_AUTHORIZATION=m2m_client.basic_auth)
+    assert (answer.status_code, answer.json()) == (200, {"active": False})
+    stored = get_access_token_model().objects.get(application__client_id=registration["client_id"])
+    lifetime = timedelta(days=settings.OAUTH_REGISTRATION_UNUSED_DAYS)
+    assert timezone.now() + lifetime - timedelta(minutes=1) < stored.expires <= timezone.now() + lifetime
+    updated = manage(client, "put", registration)
+    assert updated.json()["registration_access_token"] != token
+    assert manage(client, "get", registration).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "::1",
+        "::",
+        "::127.0.0.1",  # IPv4-compatible (::/96)
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::ffff:0:10.0.0.1",  # IPv4-translated
+        "64:ff9b::7f00:1",  # NAT64, well-known prefix
+        "64:ff9b:1::a00:1",  # NAT64, local use
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+        "2606:4700:4700::5efe:a00:1",  # ISATAP of 10.0.0.1
+        "fe80::1",
+        "fc00::1",
+        "not an address",
+    ],
+)
+def test_metadata_documents_are_fetched_from_public_addresses_only(address):
+    """Every IPv6 form that embeds an IPv4 address is judged by that address too."""
+    assert not is_public_address(address)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"])
+def test_public_addresses_may_serve_metadata_documents(address):
+    assert is_public_address(address)
+
+
+@pytest.mark.parametrize("host", ["[::127.0.0.1]", "[::ffff:127.0.0.1]", "[::ffff:0:127.0.0.1]", "127.0.0.1"])
+def test_a_document_at_an_internal_address_is_never_fetched(host, db):
+    """The project's fetcher judges the very addresses it would connect to: no connection is made."""
+    with pytest.raises(CIMDError, match="non-public address"):
+        ClientMetadataFetcher().fetch(f"https://{host}:8443/client.json")
 
 
 def test_a_registered_public_client_signs_a_user_in_with_openid(

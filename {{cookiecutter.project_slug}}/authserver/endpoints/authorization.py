@@ -57,6 +57,7 @@ from oauthlib.openid.connect.core.exceptions import (
 from .. import authentication_context, claims, sign_in
 from ..adapter import get_adapter
 from ..authentication_context import Shortfall
+from ..consent import about_client
 from ..csp import allow_form_action
 from ..parameters import has_nul
 from ..view_policy import PRIVATE_PAGE, declare
@@ -419,7 +420,12 @@ class AuthorizationView(oauth2_views.AuthorizationView):
     def get_context_data(self, **kwargs):
         # The consent form's answer redirects to the client (a validated redirect URI by now).
         allow_form_action(self.request, kwargs.get("redirect_uri"))
-        return super().get_context_data(**kwargs)
+        context = super().get_context_data(**kwargs)
+        application = context.get("application")
+        if application is not None:
+            # The page shows more than the client's self-chosen name (RFC 6749 §10.2, RFC 7591 §5).
+            context["about_client"] = about_client(application, kwargs.get("redirect_uri"))
+        return context
 
     # Answers
 

@@ -28,6 +28,7 @@ from oauthlib.oauth2 import DeviceApplicationServer
 from oauthlib.oauth2.rfc6749 import errors, utils
 
 from .. import authentication_context
+from ..consent import about_client
 from ..device_codes import generate_user_code, user_code_from
 from ..issuer import endpoint_url
 from ..parameters import check_body_only, check_parameter_limits
@@ -67,6 +68,12 @@ class DeviceConfirmView(oauth2_views.DeviceConfirmView):
                     request, shortfall, application, here, lambda: redirect_to_login(here)
                 )
         return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # More than the client's self-chosen name (consent.about_client); a device has no redirect.
+        context["about_client"] = about_client(context["application"])
+        return context
 
 
 @declare(PRIVATE_PAGE)

@@ -9,7 +9,9 @@ Who may ask (§2.1, §4): a confidential client registered as a resource server
 a token meant for certain resources (RFC 8707 `resource`, the token's `aud`), only if it serves
 one of them (`Application.resource_uris`), otherwise `{"active": false}`, as for an unknown
 token; a token meant for no resource in particular is valid at every resource server, so
-every resource server may learn about it. The answer itself is DOT's.
+every resource server may learn about it. A registration access token (RFC 7592 §1.3) is no
+token for any resource: it manages one client's registration at the registration endpoint only,
+and introspects as `{"active": false}`. The answer itself is DOT's.
 """
 
 import json
@@ -29,6 +31,12 @@ from ..errors import oauth_error
 from ..view_policy import OAUTH_ENDPOINT, Throttle, declare
 
 INACTIVE = {"active": False}
+
+
+def is_registration_access_token(answer):
+    """RFC 7592 §1.3: DOT stores a registration access token as an access token with its
+    registration scope; it is a credential for the client configuration endpoint alone."""
+    return oauth2_settings.DCR_REGISTRATION_SCOPE in answer.get("scope", "").split()
 
 
 def may_learn_about(resource_server, audiences):
@@ -73,9 +81,14 @@ class IntrospectTokenView(
             # RFC 7662 §2.1: the endpoint requires authorization; this client has none.
             return oauth_error("unauthorized_client", "This client may not introspect tokens.", status=403)
         response = super().post(request, *args, **kwargs)
-        if response.status_code == 200 and not may_learn_about(
-            caller, json.loads(response.content).get("aud")
-        ):
+        if response.status_code != 200:
+            return response
+        answer = json.loads(response.content)
+        if is_registration_access_token(answer):
+            # RFC 7662 §2.2, RFC 7592 §1.3: no resource server may accept it, so to every one it is
+            # as good as unknown.
+            return JsonResponse(INACTIVE)
+        if not may_learn_about(caller, answer.get("aud")):
             # RFC 7662 §4: to a resource server outside its audience, a token is as good as unknown.
             return JsonResponse(INACTIVE)
         return response

@@ -519,11 +519,17 @@ OAUTH2_PROVIDER = {
     "DCR_ENABLED": MCP_READY,
     # Open registration: authserver/endpoints/registration.py lets register only what its policy allows.
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    # RFC 7592 §1.3: a registration access token expires when an unused registration would be
+    # removed; each update replaces it with a new one (DOT's DCR_ROTATE_REGISTRATION_TOKEN_ON_UPDATE).
+    "DCR_REGISTRATION_TOKEN_EXPIRE_SECONDS": OAUTH_REGISTRATION_UNUSED_DAYS * 24 * 3600,
     # https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/
     "CIMD_ENABLED": MCP_READY,
     # DOT's SSRF-hardened fetch (https, public addresses only, no redirects, bounded time and
     # size), then the same registration policy on the document (authserver/endpoints/registration.py).
     "CIMD_METADATA_FETCHER": "authserver.endpoints.registration.ClientMetadataFetcher",
+    # A client first known by its document counts as a registration of the address that named it
+    # (THROTTLE_REGISTRATIONS_PER_IP).
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ("authserver.endpoints.registration.RegistrationsPerAddress",),
     # Client secrets are long random strings, so key stretching buys nothing and
     # would cost ~0.5-1 s of CPU on every token request.
     "CLIENT_SECRET_HASHER": "client_secret_sha256",
