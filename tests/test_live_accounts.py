@@ -3,7 +3,8 @@ The accounts (django-allauth) in Debian's Chromium against a live baked server, 
 them: password reset by an e-mail that a real SMTP server on loopback receives, TOTP enrolment
 and sign-in with codes computed here (RFC 6238), a passkey registered and used with Chromium's
 virtual authenticator (WebAuthn Level 2, through the DevTools protocol), recovery codes, and the
-sessions page signing another browser out.
+sessions page signing another browser out. A password change or "sign out other sessions" revokes
+what the other sign-ins granted clients: their refresh grants answer invalid_grant.
 
 Each test is a different person (made with `manage.py shell` on this module's own server), so
 that no factor one enrols changes another test, or the admin the other live tests sign in as.
@@ -44,6 +45,7 @@ RECOVERY_CODES = "/accounts/2fa/recovery-codes/"
 WEBAUTHN_ADD = "/accounts/2fa/webauthn/add/"
 WEBAUTHN_LIST = "/accounts/2fa/webauthn/"
 SESSIONS = "/accounts/sessions/"
+PASSWORD_CHANGE = "/accounts/password/change/"
 REAUTHENTICATE = "/accounts/reauthenticate/"
 MFA_REAUTHENTICATE = "/accounts/2fa/reauthenticate/"
 
@@ -150,6 +152,7 @@ PEOPLE = {
     "recovery": False,
     "passkey": False,
     "sessions": False,
+    "password_change": False,
     "oidc_password": False,
     "oidc_totp": True,
     "step_up": False,
@@ -431,6 +434,8 @@ class Authorization:
     state: str
     verifier: str
     nonce: str
+    # The token response, once the code is traded.
+    token: dict | None = None
 
 
 def start_authorization(browser, page, party, **parameters):
@@ -465,7 +470,25 @@ def allow(browser, page, authorization, name="consent"):
     token = authorization.client.fetch_token(
         authorization_response=page.url, state=authorization.state, code_verifier=authorization.verifier
     )
+    authorization.token = token
     return verified_id_token_claims(authorization.metadata, party.client_id, token, authorization.nonce)
+
+
+def refresh(authorization):
+    """The relying party's refresh grant with the refresh token it has (RFC 6749 §6); the answer."""
+    party = authorization.party
+    answer = checked().post(
+        authorization.metadata["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": authorization.token["refresh_token"]},
+        auth=(party.client_id, party.client_secret),
+    )
+    if answer.status_code == 200:
+        authorization.token = answer.json()
+    return answer
+
+
+def invalid_grant(answer):
+    return answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
 
 def confirm_second_factor(browser, page, code, name="mfa-reauthenticate"):
@@ -478,8 +501,13 @@ def confirm_second_factor(browser, page, code, name="mfa-reauthenticate"):
 RESET_LINK = re.compile(r"https?://\S+/accounts/password/reset/key/\S+")
 
 
-def test_password_reset_by_email_end_to_end(browser, people, mailbox):
+def test_password_reset_by_email_end_to_end(browser, people, mailbox, relying_parties):
     person = people["reset"]
+    # An app the person allowed before: a reset revokes it (OWASP ASVS 4.0.3 V3.3.3).
+    elsewhere = browser.new_page()
+    app = start_authorization(browser, elsewhere, relying_parties["ordinary"])
+    fill_login_form(browser, elsewhere, person, name="login-for-a-client")
+    allow(browser, elsewhere, app)
     page = browser.new_page()
     page.goto(f"{browser.base_url}{LOGIN}")
     page.locator("main").get_by_role("link", name=re.compile("forgot", re.IGNORECASE)).click()
@@ -510,6 +538,7 @@ def test_password_reset_by_email_end_to_end(browser, people, mailbox):
     page.wait_for_load_state()
     browser.shows(page, "password-reset-from-key-done")
     assert "password" in page.locator("main").inner_text().lower()
+    assert invalid_grant(refresh(app))
 
     # The link worked once: it is spent now.
     spent = browser.new_page()
@@ -656,12 +685,18 @@ def test_passkey_registration_then_sign_in_without_a_password(browser, people, r
 # --- The sessions page.
 
 
-def test_the_sessions_page_signs_out_another_browser(browser, people):
+def test_the_sessions_page_signs_out_another_browser(browser, people, relying_parties):
     person = people["sessions"]
     laptop, phone = browser.new_page(), browser.new_page()
     sign_in_with_password(browser, laptop, person)
-    sign_in_with_password(browser, phone, person)
+    laptop_app = start_authorization(browser, laptop, relying_parties["ordinary"])
+    allow(browser, laptop, laptop_app)
+    # An app the phone's sign-in allowed: its refresh token outlives the phone's session.
+    phone_app = start_authorization(browser, phone, relying_parties["ordinary"])
+    fill_login_form(browser, phone, person, name="login-for-a-client")
+    allow(browser, phone, phone_app)
     assert signed_in_user(browser, phone) == person.username
+    assert refresh(phone_app).status_code == 200
 
     laptop.goto(f"{browser.base_url}{SESSIONS}")
     browser.shows(laptop, "sessions")
@@ -676,6 +711,36 @@ def test_the_sessions_page_signs_out_another_browser(browser, people):
     assert path_of(phone) == LOGIN, phone.url
     assert signed_in_user(browser, phone) is None
     assert signed_in_user(browser, laptop) == person.username
+    # What the phone's sign-in granted is revoked; what the laptop's did is not.
+    assert invalid_grant(refresh(phone_app))
+    assert refresh(laptop_app).status_code == 200
+
+
+def test_a_password_change_revokes_what_the_other_sign_ins_granted(browser, people, relying_parties):
+    """OWASP ASVS 4.0.3 V3.3.3: a changed password ends the other sign-ins at the relying parties too."""
+    person = people["password_change"]
+    laptop, phone = browser.new_page(), browser.new_page()
+    apps = {}
+    for name, page in (("laptop", laptop), ("phone", phone)):
+        apps[name] = start_authorization(browser, page, relying_parties["ordinary"])
+        fill_login_form(browser, page, person, name="login-for-a-client")
+        allow(browser, page, apps[name])
+        assert refresh(apps[name]).status_code == 200
+
+    laptop.goto(f"{browser.base_url}{PASSWORD_CHANGE}")
+    new_password = secrets.token_urlsafe(16)
+    laptop.locator("input[name=oldpassword]").fill(person.password)
+    laptop.locator("input[name=password1]").fill(new_password)
+    laptop.locator("input[name=password2]").fill(new_password)
+    browser.shows(laptop, "password-change")
+    main_button(laptop, "Change password").click()
+    laptop.wait_for_load_state()
+    assert "Password successfully changed" in form_error(laptop), form_error(laptop)
+    person.password = new_password
+
+    assert invalid_grant(refresh(apps["phone"]))
+    # The session that made the change keeps its apps (docs/security.md).
+    assert refresh(apps["laptop"]).status_code == 200
 
 
 # --- What the ID token says of the sign-in: amr (RFC 8176), acr and auth_time (OIDC Core §2).

@@ -5,7 +5,8 @@ held keeps holding.
 The shared SQLite `live_server` (local settings) takes the tests that fail no sign-in. Throttling,
 timing and the development server's log run on a server of this module's own, with its own
 cache and small limits, which reads each request's address from X-Forwarded-For: its lockouts
-touch no other test. Production's cookies and pages run on gunicorn under production settings.
+touch no other test. The shipped limits, and the admin's second factor as production has it, on
+another such server. Production's cookies and pages run on gunicorn under production settings.
 """
 
 import json
@@ -15,6 +16,7 @@ import statistics
 import time
 from urllib.parse import urlencode, urlsplit
 
+import pyotp
 import pytest
 import requests
 
@@ -29,6 +31,9 @@ pytestmark = pytest.mark.slow
 PER_ADDRESS = 4
 PER_ACCOUNT = 3
 PER_CLIENT = 3
+# The shipped limit of failed sign-ins per address (ACCOUNT_RATE_LIMIT_LOGIN_FAILED's default), a
+# fifth of the per-account one.
+SHIPPED_PER_ADDRESS = 10
 # What allauth's sign-in form says once a limit is reached.
 PAUSED = "Too many failed login attempts"
 PRODUCTION = {"DJANGO_SETTINGS_MODULE": "config.settings.production"}
@@ -57,6 +62,21 @@ def own_server(project, tmp_path_factory):
         yield base_url, log
 
 
+@pytest.fixture(scope="module")
+def shipped_server(project):
+    """runserver on the live bake with the shipped sign-in limits and, as in production, a second
+    factor for the admin; each request's address from X-Forwarded-For, a cache of its own."""
+    port = free_port()
+    with running_server(
+        project,
+        runserver_command(project, port),
+        f"http://127.0.0.1:{port}",
+        THROTTLE_IP_HEADER="HTTP_X_FORWARDED_FOR",
+        ADMIN_REQUIRES_MULTI_FACTOR="true",
+    ) as base_url:
+        yield base_url
+
+
 CREATE_USERS = """
 import json, os
 from django.contrib.auth import get_user_model
@@ -70,7 +90,10 @@ for username, password in json.loads(os.environ["LIVE_TEST_USERS"]).items():
 @pytest.fixture(scope="module")
 def users(project):
     """Users of this module's own (username: password), so no test locks out the admin."""
-    accounts = {f"sec-{purpose}": secrets.token_urlsafe(18) for purpose in ("address", "spelling", "timing")}
+    accounts = {
+        f"sec-{purpose}": secrets.token_urlsafe(18)
+        for purpose in ("address", "spelling", "timing", "lockout")
+    }
     venv_manage(project, "shell", "-c", CREATE_USERS, LIVE_TEST_USERS=json.dumps(accounts))
     return accounts
 
@@ -138,6 +161,62 @@ def test_an_address_that_guesses_across_accounts_is_paused_and_no_one_else(own_s
     for _ in range(2):
         answer = post_sign_in(base_url, username, password, address("198.51.100.81"))
         assert answer.status_code == 302, answer.text[:2000]
+
+
+def test_one_address_cannot_pause_an_account_for_its_user(shipped_server, users):
+    """With the shipped limits, an address's failures at an account stop that address (10) long
+    before the account's limit (50): the user, from an address of their own, signs in."""
+    username, password = "sec-lockout", users["sec-lockout"]
+    attacker = address("198.51.100.90")
+    for _ in range(SHIPPED_PER_ADDRESS):
+        answer = post_sign_in(shipped_server, username, "wrong", attacker)
+        assert answer.status_code == 200 and not paused(answer)
+    assert paused(post_sign_in(shipped_server, username, password, attacker))
+    for _ in range(2):
+        answer = post_sign_in(shipped_server, username, password, address("198.51.100.91"))
+        assert answer.status_code == 302, answer.text[:2000]
+
+
+MAKE_STAFF = """
+import os
+from django.contrib.auth import get_user_model
+get_user_model().objects.create_superuser(os.environ["LIVE_STAFF"], password=os.environ["LIVE_STAFF_PASSWORD"])
+"""
+
+ENROL_TOTP = """
+import os
+from allauth.mfa.totp.internal.auth import TOTP
+from django.contrib.auth import get_user_model
+TOTP.activate(get_user_model().objects.get(username=os.environ["LIVE_STAFF"]), os.environ["LIVE_TOTP_SECRET"])
+"""
+
+
+def test_the_admin_asks_staff_for_a_second_factor(project, shipped_server):
+    """ADMIN_REQUIRES_MULTI_FACTOR (production's default): a password opens no admin page."""
+    username, password = f"sec-staff-{secrets.token_hex(3)}", secrets.token_urlsafe(18)
+    venv_manage(project, "shell", "-c", MAKE_STAFF, LIVE_STAFF=username, LIVE_STAFF_PASSWORD=password)
+    browser = checked()
+    browser.headers.update(address("198.51.100.95"))
+    login_page = browser.get(f"{shipped_server}/admin/")
+    assert urlsplit(login_page.url).path == "/accounts/login/"
+    # The first visit asks for a second factor to be enrolled, and shows no admin page.
+    first_visit = submit(browser, login_page, login=username, password=password)
+    assert first_visit.status_code == 403 and urlsplit(first_visit.url).path == "/admin/"
+    assert "Set up a second factor first" in first_visit.text
+    assert 'href="/accounts/2fa/"' in first_visit.text and "Site administration" not in first_visit.text
+    # Once there is one, the password-only session is asked for it, then let in.
+    secret = pyotp.random_base32()
+    venv_manage(project, "shell", "-c", ENROL_TOTP, LIVE_STAFF=username, LIVE_TOTP_SECRET=secret)
+    step_up = browser.get(f"{shipped_server}/admin/")
+    assert urlsplit(step_up.url).path == "/accounts/2fa/reauthenticate/"
+    totp = pyotp.TOTP(secret)
+    # allauth takes a code in its own 30-second step only.
+    left = totp.interval - time.time() % totp.interval
+    if left < 3:
+        time.sleep(left + 0.1)
+    admin = submit(browser, step_up, code=totp.now())
+    assert admin.status_code == 200 and urlsplit(admin.url).path == "/admin/"
+    assert "Site administration" in admin.text
 
 
 # 3. A paused client cannot sidestep its limit with a second authentication method.

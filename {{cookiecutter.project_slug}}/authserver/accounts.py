@@ -1,21 +1,25 @@
 # The engine's (authserver/): the template keeps it, `cruft update` updates it; do not edit (docs/layout.md).
 """
-How django-allauth, the sign-in (docs/accounts.md), fits this server: its adapter and the forms
-it is given (ACCOUNT_ADAPTER, ACCOUNT_FORMS, MFA_FORMS in settings). To change allauth's behaviour
-further, subclass AccountAdapter in your own package and point ACCOUNT_ADAPTER at it.
+How django-allauth, the sign-in (docs/accounts.md), fits this server: its adapters and the forms
+it is given (ACCOUNT_ADAPTER, USERSESSIONS_ADAPTER, ACCOUNT_FORMS, MFA_FORMS in settings). To
+change allauth's behaviour further, subclass AccountAdapter in your own package and point
+ACCOUNT_ADAPTER at it.
 """
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.core import context
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.forms import ActivateTOTPForm as AllauthActivateTOTPForm
 from allauth.mfa.totp.internal.auth import TOTP
+from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from . import audit
 from .addresses import client_address
+from .user_grants import revoke_other_sign_ins
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -35,6 +39,19 @@ class AccountAdapter(DefaultAccountAdapter):
         except ValidationError:
             audit.locked_out(request, str(credentials.get("email", credentials.get("username", ""))))
             raise
+
+
+class UserSessionsAdapter(DefaultUserSessionsAdapter):
+    def end_sessions(self, sessions):
+        """
+        The sessions page's "sign out the others" also revokes what the other sign-ins granted
+        clients (user_grants.py says which): a signed-out session's refresh tokens would otherwise
+        keep its access. allauth's usersessions sends no signal for it; this is its one hook.
+        """
+        request = context.request
+        if any(not session.is_current() for session in sessions) and request.user.is_authenticated:
+            revoke_other_sign_ins(request, request.user)
+        super().end_sessions(sessions)
 
 
 class LoginForm(AllauthLoginForm):

@@ -8,11 +8,14 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from authserver.admin_access import require_multi_factor
 from authserver.view_policy import PRIVATE_PAGE, declared_include
 
 # The admin signs in on the site's own sign-in page (allauth's), with its rate limits and
 # second factors, not on a password form of its own.
 admin.site.login = secure_admin_login(admin.site.login)
+# And staff need a second factor there, where ADMIN_REQUIRES_MULTI_FACTOR says so (production).
+require_multi_factor(admin.site)
 
 urlpatterns = [
     # Home.

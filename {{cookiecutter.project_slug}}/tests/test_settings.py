@@ -266,6 +266,14 @@ def test_production_cookies_are_host_only_and_a_sign_in_lasts_a_working_day(prod
     assert production_probe(production_environment)["session"][1] == 3600
 
 
+def test_production_requires_a_second_factor_for_the_admin(production_environment):
+    probe = "from django.conf import settings; print(settings.ADMIN_REQUIRES_MULTI_FACTOR)"
+    result = manage("shell", "-c", probe, **production_environment)
+    assert result.stdout.splitlines()[-1] == "True", result.stderr
+    result = manage("shell", "-c", probe, **production_environment, ADMIN_REQUIRES_MULTI_FACTOR="false")
+    assert result.stdout.splitlines()[-1] == "False", result.stderr
+
+
 def test_production_has_no_demo_pages_unless_turned_on(production_environment):
     assert production_probe(production_environment)["demo_callback"] == 404
     production_environment["DEMO_PAGES_ENABLED"] = "true"

@@ -5,6 +5,7 @@ authserver/accounts.py), the project's own on client authentications
 """
 
 import pytest
+from allauth.core.internal.ratelimit import parse_rates
 from django.core import mail
 
 from .support import PASSWORD, Credentials
@@ -107,6 +108,25 @@ def test_an_address_is_paused_after_failures_across_accounts(client, user):
         assert sign_in(client, f"guess{number}", "wrong").status_code == 200
     assert paused(sign_in(client, user.username, PASSWORD))
     assert signed_in(sign_in(client, user.username, PASSWORD, address="198.51.100.7"))
+
+
+def test_the_per_address_limit_is_well_below_the_per_account_one(client, user, settings):
+    """The shipped limits: one address's failures stop that address (10), not the account's user (50)."""
+    from config.settings import base
+
+    shipped = base.ACCOUNT_RATE_LIMITS["login_failed"]
+    per = {rate.per: rate for rate in parse_rates(shipped)}
+    assert per["ip"].duration == per["key"].duration
+    assert per["ip"].amount * 5 <= per["key"].amount
+    settings.ACCOUNT_RATE_LIMITS = {
+        **settings.ACCOUNT_RATE_LIMITS,
+        "login_failed": shipped,
+        "login": "100/m/ip",
+    }
+    for _ in range(per["ip"].amount):
+        assert not signed_in(sign_in(client, user.username, "wrong", address="192.0.2.66"))
+    assert paused(sign_in(client, user.username, PASSWORD, address="192.0.2.66"))
+    assert signed_in(sign_in(client, user.username, PASSWORD, address="192.0.2.67"))
 
 
 def test_successful_sign_ins_never_count(client, user):

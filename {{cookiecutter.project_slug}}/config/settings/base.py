@@ -247,6 +247,11 @@ CONTENT_SECURITY_POLICY = {
 # See docs/accounts.md. https://docs.allauth.org/en/latest/account/configuration.html
 # Extension point: subclass authserver.accounts.AccountAdapter in your package to change more.
 ACCOUNT_ADAPTER = "authserver.accounts.AccountAdapter"
+# The sessions page's "sign out the others" also revokes what their sign-ins granted clients.
+USERSESSIONS_ADAPTER = "authserver.accounts.UserSessionsAdapter"
+# Staff open /admin/ only with a second factor, enrolled on their first visit (authserver/admin_access.py).
+# On by default in production; here off, for a first look round a new bake.
+ADMIN_REQUIRES_MULTI_FACTOR = env.bool("ADMIN_REQUIRES_MULTI_FACTOR", default=False)
 ACCOUNT_FORMS = {"login": "authserver.accounts.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 # An organisation's server usually invites its users (the admin creates them): open sign-up is
@@ -301,13 +306,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # "<count>/<period>/<per>": per ip (address; an IPv6 /64 counts as one), key (the account, or the
 # e-mail address) or user. https://docs.allauth.org/en/latest/account/rate_limits.html
 # Failed sign-ins per address and per account (the typed username or address, lowercased; a
-# second factor's failures per account too): 10 guesses at an account per 15 minutes, far from
-# enough for a 12-character password (NIST SP 800-63B §5.2.2). Anyone can pause an account that
-# way, for 15 minutes: its user can still sign in with a passkey, and a password reset lifts it.
+# second factor's failures per account too). An address is stopped after 10 failures, a fifth of
+# the account's 50: one address cannot pause an account for its user (it takes five), while 50
+# guesses per 15 minutes stay far from enough for a 12-character password (NIST SP 800-63B
+# §5.2.2). The cost: an address many people share (an office's NAT) shares its 10. See
+# docs/security.md#sign-in-limits-what-an-attacker-can-and-cannot-do.
 ACCOUNT_RATE_LIMITS = {
     # Every sign-in form answered, right or wrong, per address.
     "login": env.str("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
-    "login_failed": env.str("ACCOUNT_RATE_LIMIT_LOGIN_FAILED", default="50/15m/ip,10/15m/key"),
+    "login_failed": env.str("ACCOUNT_RATE_LIMIT_LOGIN_FAILED", default="10/15m/ip,50/15m/key"),
     "reset_password": env.str("ACCOUNT_RATE_LIMIT_RESET_PASSWORD", default="20/m/ip,5/m/key"),
     "reset_password_from_key": "20/m/ip",
     "signup": "20/m/ip",

@@ -68,6 +68,11 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 
+# ACCOUNTS
+# ------------------------------------------------------------------------------
+# Staff need a second factor for /admin/ (authserver/admin_access.py); false only for a good reason.
+ADMIN_REQUIRES_MULTI_FACTOR = env.bool("ADMIN_REQUIRES_MULTI_FACTOR", default=True)
+
 # OAUTH
 # ------------------------------------------------------------------------------
 # https only for redirect URIs, whatever the environment says (RFC 9700 §2.1).
