@@ -1,6 +1,7 @@
 """
 The accounts (django-allauth) in Debian's Chromium against a live baked server, as people use
-them: password reset by an e-mail that a real SMTP server on loopback receives, TOTP enrolment
+them: password reset by an e-mail that a real SMTP server on loopback receives (its link on the
+issuer whatever Host the request named), the e-mail page refusing another account's address, TOTP enrolment
 and sign-in with codes computed here (RFC 6238), a passkey registered and used with Chromium's
 virtual authenticator (WebAuthn Level 2, through the DevTools protocol), recovery codes, and the
 sessions page signing another browser out. A password change or "sign out other sessions" revokes
@@ -46,6 +47,7 @@ WEBAUTHN_ADD = "/accounts/2fa/webauthn/add/"
 WEBAUTHN_LIST = "/accounts/2fa/webauthn/"
 SESSIONS = "/accounts/sessions/"
 PASSWORD_CHANGE = "/accounts/password/change/"
+EMAIL = "/accounts/email/"
 REAUTHENTICATE = "/accounts/reauthenticate/"
 MFA_REAUTHENTICATE = "/accounts/2fa/reauthenticate/"
 
@@ -131,6 +133,8 @@ class Person:
     email: str
     password: str
     totp_secret: str = ""
+    # An invited person who has not yet proved their address is False.
+    verified: bool = True
 
 
 MAKE_PEOPLE = """
@@ -140,7 +144,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth import get_user_model
 for person in json.loads(os.environ["LIVE_ACCOUNTS_PEOPLE"]):
     user = get_user_model().objects.create_user(person["username"], person["email"], person["password"])
-    EmailAddress.objects.create(user=user, email=person["email"], verified=True, primary=True)
+    EmailAddress.objects.create(user=user, email=person["email"], verified=person["verified"], primary=True)
     if person["totp_secret"]:
         TOTP.activate(user, person["totp_secret"])
 """
@@ -157,7 +161,11 @@ PEOPLE = {
     "oidc_totp": True,
     "step_up": False,
     "strict_client": False,
+    "email_claim": False,
+    "reset_host": False,
 }
+# Who has not proved their address.
+UNVERIFIED = {"email_claim"}
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +178,7 @@ def people(project, accounts_server, accounts_database_env):
             email=f"{role}-{tag}@example.test",
             password=secrets.token_urlsafe(16),
             totp_secret=pyotp.random_base32() if has_totp else "",
+            verified=role not in UNVERIFIED,
         )
         for role, has_totp in PEOPLE.items()
     }
@@ -399,12 +408,14 @@ class RelyingParty:
 
 @pytest.fixture(scope="module")
 def relying_parties(project, accounts_server, accounts_database_env):
-    """Two confidential web clients as an admin adds them: an ordinary one, and one ticked
-    "requires multi-factor". Their redirect URI is the server's own demo callback."""
+    """Confidential web clients as an admin adds them: an ordinary one, one ticked "requires
+    multi-factor", and one that may ask for the `email` scope. Their redirect URI is the
+    server's own demo callback."""
     made = {}
-    for key, name, requires_multi_factor in (
-        ("ordinary", "Accounts test app", False),
-        ("strict", "Strict test app", True),
+    for key, name, requires_multi_factor, scopes in (
+        ("ordinary", "Accounts test app", False, "openid"),
+        ("strict", "Strict test app", True, "openid"),
+        ("email", "E-mail test app", False, "openid email"),
     ):
         party = RelyingParty(
             f"live-accounts-{key}", secrets.token_urlsafe(48), f"{accounts_server}/demo/callback/", name
@@ -419,7 +430,7 @@ def relying_parties(project, accounts_server, accounts_database_env):
             authorization_grant_type="authorization-code",
             redirect_uris=party.redirect_uri,
             algorithm="RS256",
-            allowed_scopes="openid",
+            allowed_scopes=scopes,
             requires_multi_factor=requires_multi_factor,
         )
         made[key] = party
@@ -438,14 +449,14 @@ class Authorization:
     token: dict | None = None
 
 
-def start_authorization(browser, page, party, **parameters):
+def start_authorization(browser, page, party, scope="openid", **parameters):
     """Open the relying party's authorization request (code flow, PKCE S256, a nonce) in `page`."""
     metadata = discover(browser.base_url)
     client = checked(
         OAuth2Session(
             party.client_id,
             party.client_secret,
-            scope="openid",
+            scope=scope,
             redirect_uri=party.redirect_uri,
             code_challenge_method="S256",
             token_endpoint=metadata["token_endpoint"],
@@ -554,6 +565,49 @@ def test_password_reset_by_email_end_to_end(browser, people, mailbox, relying_pa
     with_new = browser.new_page()
     sign_in_with_password(browser, with_new, person, password=new_password, name="login-new-password")
     assert signed_in_user(browser, with_new) == person.username
+
+
+def test_the_reset_link_is_on_the_issuer_whatever_the_host_header(accounts_server, people, mailbox):
+    # The Host header is the client's to write, and ALLOWED_HOSTS does not look at its port: a
+    # reset asked with another port's Host still mails a link to the issuer (OAUTH_ISSUER).
+    person = people["reset_host"]
+    forged = {"Host": "localhost:1"}
+    session = checked()
+    assert session.get(f"{accounts_server}{PASSWORD_RESET}", headers=forged).status_code == 200
+    form = {"email": person.email, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
+    asked = session.post(
+        f"{accounts_server}{PASSWORD_RESET}", data=form, headers=forged, allow_redirects=False
+    )
+    assert asked.status_code == 302, asked.text
+
+    body = mailbox.wait_for(person.email).get_body(preferencelist=("plain",)).get_content()
+    links = RESET_LINK.findall(body)
+    assert len(links) == 1 and links[0].startswith(f"{accounts_server}/"), body
+    assert not re.search(r"localhost:1(?!\d)", body), body
+
+
+# --- E-mail addresses: the `email` claim is the user's own (OIDC Core §5.7).
+
+
+def test_another_accounts_address_never_reaches_the_email_claim(browser, people, relying_parties, env_values):
+    # The review's steps: an invited person, whose address is not yet verified, adds the admin's
+    # (verified) address on the e-mail page and makes it primary. It is refused, and the ID token
+    # of a client that links accounts by e-mail names the person's own address, unverified.
+    person = people["email_claim"]
+    admin_email = env_values["DJANGO_SUPERUSER_EMAIL"]
+    page = browser.new_page()
+    sign_in_with_password(browser, page, person)
+    page.goto(f"{browser.base_url}{EMAIL}")
+    browser.shows(page, "email")
+    csrf_token = next(cookie["value"] for cookie in page.context.cookies() if cookie["name"] == "csrftoken")
+    form = {"csrfmiddlewaretoken": csrf_token, "email": admin_email}
+    added = page.request.post(f"{browser.base_url}{EMAIL}", form={**form, "action_add": ""}, max_redirects=0)
+    assert added.status == 200 and "already registered" in added.text(), added.status
+    page.request.post(f"{browser.base_url}{EMAIL}", form={**form, "action_primary": ""}, max_redirects=0)
+
+    authorization = start_authorization(browser, page, relying_parties["email"], scope="openid email")
+    claims = allow(browser, page, authorization, name="consent-email")
+    assert (claims["email"], claims["email_verified"]) == (person.email, False)
 
 
 # --- TOTP.

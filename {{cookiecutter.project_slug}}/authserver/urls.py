@@ -9,6 +9,7 @@ allauth's where they are routed here (view_policy.py).
 from allauth.mfa.totp import views as totp_views
 from django.urls import include, path
 
+from .accounts import EmailView
 from .endpoints import consents, demo, probes
 from .view_policy import ACCOUNT_PAGE, declared_include
 
@@ -22,6 +23,8 @@ allauth_pages = declared_include(
 accounts = [
     # The clients the user allowed, and withdrawing that consent.
     path("consents/", consents.ConsentsView.as_view(), name="consents"),
+    # allauth's e-mail addresses page, where an unverified address never becomes primary (accounts.py).
+    path("email/", EmailView.as_view(), name="account_email"),
     path("", allauth_pages),
 ]
 

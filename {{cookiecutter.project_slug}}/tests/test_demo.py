@@ -1,5 +1,7 @@
 """The built-in demo relying party (/demo/): sign-in, refresh, revoke and sign-out against this server."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
@@ -132,3 +134,48 @@ def test_demo_says_where_to_open_it_when_its_redirect_uri_cannot_match(client, s
     assert response.status_code == 200 and not response.context["redirect_uri_registered"]
     assert b"Open the demo on 127.0.0.1" in response.content
     assert client.get("/demo/", HTTP_HOST="127.0.0.1:8123").context["redirect_uri_registered"]
+
+
+@pytest.fixture
+def other_origin():
+    """A server on another port of this host, which remembers every request it is sent: where a
+    forged Host header would send the demo (its discovery, then the client's secret)."""
+    received = []
+
+    class Remember(BaseHTTPRequestHandler):
+        def answer(self):
+            received.append(f"{self.command} {self.path}")
+            self.send_response(404)
+            self.end_headers()
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Remember)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forged_host_never_sends_the_demo_to_another_origin(
+    client, user, own_server, other_origin, settings
+):
+    # The demo calls the configured issuer whatever Host the request names; unpinned, it runs not at all.
+    forged_host, received = other_origin
+    client.force_login(user)
+    started = client.post("/demo/start/", HTTP_HOST=forged_host)
+    assert started.status_code == 302 and started["Location"].startswith(own_server + "/o/authorize/?")
+    state = query_of(started["Location"])["state"]
+    answer = client.get(
+        "/demo/callback/", {"state": state, "code": "forged", "iss": own_server}, HTTP_HOST=forged_host
+    )
+    assert answer.status_code == 400 and b"The token endpoint refused" in answer.content
+    settings.OAUTH_ISSUER = ""
+    unpinned = client.post("/demo/start/", HTTP_HOST=forged_host)
+    assert unpinned.status_code == 400 and b"OAUTH_ISSUER" in unpinned.content
+    assert received == []

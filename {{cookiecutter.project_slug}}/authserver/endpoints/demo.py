@@ -10,7 +10,8 @@ with joserfc. Then it calls UserInfo and a protected resource (DEMO_RESOURCE: th
 /api/me/ unless settings say otherwise), refreshes (showing the rotation), revokes
 (RFC 7009) and signs out (RP-Initiated Logout 1.0).
 
-It calls this server over HTTP: runserver and gunicorn (threads) answer those calls while this
+It calls this server over HTTP, at its configured issuer (OAUTH_ISSUER, which the generated
+.env pins) and nowhere else: runserver and gunicorn (threads) answer those calls while this
 request waits. Local settings only (DEMO_PAGES_ENABLED).
 """
 
@@ -35,7 +36,6 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from oauth2_provider.models import get_application_model
 
-from ..issuer import issuer
 from ..view_policy import PRIVATE_PAGE, declare
 
 # Seconds to wait for this server's own answer: it is on the same machine.
@@ -74,6 +74,22 @@ def demo_page(view):
             return render(request, "demo/error.html", context, status=error.status)
 
     return wrapped
+
+
+def server_url():
+    """
+    The issuer the demo calls, server to server: OAUTH_ISSUER only. The request's Host header is
+    what the client wrote (ALLOWED_HOSTS ignores its port): taking the server from it would let
+    anyone have the demo fetch discovery from another port and send the client's secret to the
+    token endpoint found there.
+    """
+    if not settings.OAUTH_ISSUER:
+        raise DemoError(
+            "No issuer configured",
+            "The demo calls this server only at its configured issuer: set OAUTH_ISSUER in .env "
+            "(http://127.0.0.1:8000 for runserver's default address).",
+        )
+    return settings.OAUTH_ISSUER.rstrip("/")
 
 
 def callback_url(request):
@@ -198,7 +214,8 @@ def home(request):
         "result": result,
         "callback_url": callback_url(request),
         "redirect_uri_registered": True,
-        "resource": resource_url(issuer(request)),
+        # Shown only: unpinned, the path alone (starting the demo then says what to set).
+        "resource": resource_url(settings.OAUTH_ISSUER.rstrip("/")),
     }
     if result:
         context["shown"] = {
@@ -221,7 +238,7 @@ def home(request):
 def start(request):
     """Step 1: send the browser to the authorization endpoint (code + PKCE S256 + nonce)."""
     client_id, _ = demo_credentials()
-    base_url = issuer(request)
+    base_url = server_url()
     verifier, challenge = pkce_pair()
     pending = {
         "state": secrets.token_urlsafe(24),
@@ -260,7 +277,7 @@ def callback(request):
         )
     if "error" in request.GET:
         raise DemoError(request.GET["error"], request.GET.get("error_description", ""))
-    base_url = issuer(request)
+    base_url = server_url()
     metadata = discover(base_url)
     # RFC 9207: the answer names the issuer it comes from.
     if request.GET.get("iss") != metadata["issuer"]:
@@ -314,7 +331,7 @@ def current_result(request):
 def refresh(request):
     """Refresh: a new access token and, rotated (RFC 9700 §4.14.2), a new refresh token."""
     result = current_result(request)
-    base_url = issuer(request)
+    base_url = server_url()
     metadata = discover(base_url)
     old = result["tokens"]
     tokens = redeem(metadata, {"grant_type": "refresh_token", "refresh_token": old["refresh_token"]})
@@ -341,7 +358,7 @@ def refresh(request):
 def revoke(request):
     """Revoke the access token (RFC 7009), then show the protected resource refusing it."""
     result = current_result(request)
-    base_url = issuer(request)
+    base_url = server_url()
     metadata = discover(base_url)
     access_token = result["tokens"]["access_token"]
     client_id, secret = demo_credentials()
@@ -376,4 +393,4 @@ def logout(request):
         "state": signing.dumps("signed-out", salt=LOGOUT_SALT),
     }
     del request.session[RESULT]
-    return redirect(f"{discover(issuer(request))['end_session_endpoint']}?{urlencode(query)}")
+    return redirect(f"{discover(server_url())['end_session_endpoint']}?{urlencode(query)}")

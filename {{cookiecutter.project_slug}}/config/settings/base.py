@@ -252,7 +252,8 @@ USERSESSIONS_ADAPTER = "authserver.accounts.UserSessionsAdapter"
 # Staff open /admin/ only with a second factor, enrolled on their first visit (authserver/admin_access.py).
 # On by default in production; here off, for a first look round a new bake.
 ADMIN_REQUIRES_MULTI_FACTOR = env.bool("ADMIN_REQUIRES_MULTI_FACTOR", default=False)
-ACCOUNT_FORMS = {"login": "authserver.accounts.LoginForm"}
+# An address another account uses cannot be added (authserver/accounts.py).
+ACCOUNT_FORMS = {"login": "authserver.accounts.LoginForm", "add_email": "authserver.accounts.AddEmailForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 # An organisation's server usually invites its users (the admin creates them): open sign-up is
 # off unless ACCOUNT_ALLOW_SIGNUPS says otherwise (authserver/accounts.py).
@@ -408,8 +409,9 @@ OAUTH_DEFAULT_SCOPES = [
     name.strip() for name in env.list("OAUTH_DEFAULT_SCOPES", default=list(OAUTH_APP_SCOPES)[:1])
 ]
 
-# The issuer identifier. Unset, it is the origin of each request, which suits
-# local use; in production pin it (OIDC Core 1.0 §2: `iss` must be stable).
+# The issuer identifier (OIDC Core 1.0 §2: `iss` must be stable), and the origin of e-mailed links
+# and of the demo's calls. Unset, it is the origin of each request, which the Host header decides:
+# the generated .env pins runserver's, production requires one.
 OAUTH_ISSUER = env("OAUTH_ISSUER", default="")
 
 # The OIDC signing key: PEM text in OIDC_RSA_PRIVATE_KEY, or a file (created by

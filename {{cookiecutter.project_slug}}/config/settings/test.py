@@ -28,6 +28,10 @@ OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"] = _test_signing_key.private_bytes(
 ).decode()
 OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEYS_INACTIVE"] = []
 OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"] = ["http", "https"]
+# The issuer is the test client's origin (http://testserver), whatever .env pins for runserver;
+# a test that needs another pins it itself.
+OAUTH_ISSUER = ""
+OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"] = OAUTH_ISSUER
 
 # Each test run starts from an empty cache of its own, whatever CACHE_URL says.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

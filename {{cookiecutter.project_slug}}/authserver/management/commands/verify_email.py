@@ -31,10 +31,17 @@ class Command(BaseCommand):
                 )
             self.stdout.write(f"{username} has no e-mail address: password resets cannot reach it.")
             return
-        address = EmailAddress.objects.filter(user=user, email__iexact=user.email).first() or EmailAddress(
-            user=user, email=user.email
-        )
+        # allauth keeps and looks addresses up lowercased (its unique-verified constraint, password
+        # resets, the e-mail page): an address kept as typed would be missed by each, and could be
+        # verified a second time, by another account, in other letters.
+        email = user.email.lower()
+        if EmailAddress.objects.filter(email__iexact=email, verified=True).exclude(user=user).exists():
+            raise CommandError(f"{email} is the verified address of another account.")
+        # The same address of this user in other letters, as an earlier run recorded it, makes way.
+        EmailAddress.objects.filter(user=user, email__iexact=email).exclude(email=email).delete()
+        address, _ = EmailAddress.objects.get_or_create(user=user, email=email)
         address.verified = True
         address.save()
+        # The user's e-mail address (User.email) becomes the lowercased one too.
         address.set_as_primary()
         self.stdout.write(f"{user.email} is the verified, primary e-mail address of {username}.")
