@@ -47,6 +47,17 @@ OWNER_LINES = {
 }
 
 
+def copy_the_consent_page(project: Path) -> None:
+    """docs/customising.md: a copy of an engine page under templates/, with the owner's words."""
+    page = project / "templates/oauth2_provider/authorize.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        (project / "authserver/templates/oauth2_provider/authorize.html")
+        .read_text()
+        .replace("{% block content %}", "{% block content %}\n<p>Harbor's own words.</p>", 1)
+    )
+
+
 def make_owner_edits(project: Path) -> None:
     """What an owner does in the first weeks: a claim in the adapter, a copy of an engine page, a
     setting, an app with a view and its route, a dependency (next to lines the template changes)."""
@@ -57,15 +68,9 @@ def make_owner_edits(project: Path) -> None:
             '    """Harbor\'s decisions."""\n\n' + OWNER_LINES["adapter"],
         )
     )
-    page = project / "templates/oauth2_provider/authorize.html"
-    page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(
-        (project / "authserver/templates/oauth2_provider/authorize.html")
-        .read_text()
-        .replace("{% block content %}", "{% block content %}\n<p>Harbor's own words.</p>", 1)
-    )
+    copy_the_consent_page(project)
     app = project / "docks"
-    (app / "__init__.py").parent.mkdir()
+    app.mkdir()
     (app / "__init__.py").write_text("")
     (app / "views.py").write_text(
         "from django.http import JsonResponse\n\n"
@@ -74,6 +79,9 @@ def make_owner_edits(project: Path) -> None:
         "def docks(request):\n"
         '    return JsonResponse({"docks": 12})\n'
     )
+    (app / "urls.py").write_text(
+        'from django.urls import path\n\nfrom .views import docks\n\nurlpatterns = [path("", docks, name="docks")]\n'
+    )
     base = project / "config/settings/base.py"
     settings = base.read_text().replace(
         "    # Your own apps here.\n", '    "docks",\n    # Your own apps here.\n'
@@ -81,14 +89,9 @@ def make_owner_edits(project: Path) -> None:
     base.write_text(settings + "\n" + OWNER_LINES["setting"])
     urls = project / "config/urls.py"
     urls.write_text(
-        urls.read_text()
-        .replace(
-            "from authserver.view_policy import",
-            "from docks.views import docks\n\nfrom authserver.view_policy import",
-        )
-        .replace(
+        urls.read_text().replace(
             "    # Your own apps' URLs here;",
-            '    path("docks/", docks, name="docks"),\n    # Your own apps\' URLs here;',
+            '    path("docks/", include("docks.urls")),\n    # Your own apps\' URLs here;',
         )
     )
     pyproject = project / "pyproject.toml"
@@ -191,6 +194,9 @@ def upgrade(tmp_path_factory):
     lines.insert(gunicorn + 1, OWNER_LINES["dependency"])
     (project / "pyproject.toml").write_text("".join(lines))
     git(project, "add", "pyproject.toml")
+    # docs/customising.md: after an update, the owner's copy of an engine page takes the engine's
+    # new page (a fix to it arrives there, not in the copy), with the owner's words again.
+    copy_the_consent_page(project)
 
     # The template's working tree commit, baked with the same answers and given the same edits:
     # what the updated project must now be.

@@ -45,7 +45,7 @@ def record(kind, *, actor=None, client=None, request=None, **details):
         actor_name=actor.get_username()[:150] if actor is not None else "",
         client_id=(client if isinstance(client, str) else getattr(client, "client_id", ""))[:255],
         ip=client_address(request)[:64] if request is not None else "",
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else "",
+        user_agent=request.headers.get("User-Agent", "")[:300] if request is not None else "",
         request_id="" if request_id == NO_REQUEST else request_id,
         details=details,
     )
