@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from allauth.account import app_settings as account_settings
 from django.conf import settings
 from django.core import checks
+from django.db import DatabaseError
 
 from .adapter import DefaultServerAdapter, get_adapter
 
@@ -168,3 +169,38 @@ def check_shared_cache(app_configs, **kwargs):
             id="oauth.W002",
         )
     ]
+
+
+@checks.register(checks.Tags.database)
+def check_clients_allowed_scopes(app_configs, databases=None, **kwargs):
+    # A scope removed from OAUTH_SCOPES stays in the clients that were allowed it: harmless (no
+    # client is granted a scope the server does not offer), but the admin refuses to save such a
+    # client (models.Application.clean) until it is taken out. Database checks run only where a
+    # database is named (migrate, `check --database default`), as Django's own do.
+    from oauth2_provider.models import get_application_model
+    from oauth2_provider.scopes import get_scopes_backend
+
+    known = set(get_scopes_backend().get_all_scopes())
+    warnings = []
+    for alias in databases or ():
+        clients = (
+            get_application_model().objects.using(alias).values_list("client_id", "name", "allowed_scopes")
+        )
+        try:
+            clients = list(clients)
+        except DatabaseError:
+            # Before the first migrate there is no client table, and so no client.
+            continue
+        for client_id, name, allowed in clients:
+            gone = [scope for scope in allowed.split() if scope not in known]
+            if gone:
+                warnings.append(
+                    checks.Warning(
+                        f"Client {name!r} (client_id {client_id}) is allowed scopes that OAUTH_SCOPES no "
+                        f"longer offers: {', '.join(gone)}.",
+                        hint="For a seeded client, run `python manage.py seed_oauth_clients`; for another, take "
+                        "them out of its Allowed scopes in the admin (OAuth clients).",
+                        id="oauth.W003",
+                    )
+                )
+    return warnings

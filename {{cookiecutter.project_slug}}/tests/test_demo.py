@@ -5,6 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.management import call_command
 
 from .support import query_of
 
@@ -134,6 +135,45 @@ def test_demo_says_where_to_open_it_when_its_redirect_uri_cannot_match(client, s
     assert response.status_code == 200 and not response.context["redirect_uri_registered"]
     assert b"Open the demo on 127.0.0.1" in response.content
     assert client.get("/demo/", HTTP_HOST="127.0.0.1:8123").context["redirect_uri_registered"]
+
+
+def offer_scopes(settings, scopes):
+    """OAUTH_SCOPES as a restart with another .env would make them."""
+    settings.OAUTH_APP_SCOPES = scopes
+    settings.OAUTH_SCOPES = {**settings.OIDC_SCOPES, **scopes}
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "SCOPES": settings.OAUTH_SCOPES}
+
+
+@pytest.fixture
+def scope_added_after_seeding(settings, seeded):
+    offer_scopes(settings, {**settings.OAUTH_APP_SCOPES, "orders:cancel": "Cancel your orders"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scope_added_after_seeding_leaves_the_demo_working(
+    client, scope_added_after_seeding, demo_signed_in
+):
+    # The demo asks only for what its client may have, and says how to allow the new scope.
+    result = demo_signed_in.context["result"]
+    assert result["resource"][0] == 200
+    assert "orders:cancel" not in result["tokens"]["scope"].split()
+    assert demo_signed_in.context["scopes_left_out"] == ["orders:cancel"]
+    assert b"seed_oauth_clients" in demo_signed_in.content
+    # Seeded again (OAUTH_DEMO_ALLOWED_SCOPES empty): the demo client follows OAUTH_SCOPES.
+    call_command("seed_oauth_clients", verbosity=0)
+    started = client.post("/demo/start/", **BROWSER_HOST)
+    assert "orders:cancel" in query_of(started["Location"])["scope"].split()
+    assert client.get("/demo/", **BROWSER_HOST).context["scopes_left_out"] == []
+
+
+@pytest.mark.django_db
+def test_a_scope_removed_after_seeding_is_not_asked_for(client, settings, own_server):
+    offer_scopes(
+        settings, {name: text for name, text in settings.OAUTH_APP_SCOPES.items() if name != "write"}
+    )
+    started = client.post("/demo/start/", **BROWSER_HOST)
+    assert started.status_code == 302
+    assert "write" not in query_of(started["Location"])["scope"].split()
 
 
 @pytest.fixture

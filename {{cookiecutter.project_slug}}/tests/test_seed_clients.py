@@ -3,6 +3,7 @@
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
+from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +114,33 @@ def test_an_http_demo_client_is_skipped_where_https_is_required(
     assert list(application_model.objects.values_list("client_id", flat=True)) == [
         client_env["OAUTH_M2M_CLIENT_ID"]
     ]
+
+
+def scope_warnings():
+    return [message for message in run_checks(databases=["default"]) if message.id == "oauth.W003"]
+
+
+def test_a_client_allowed_a_scope_no_longer_offered_is_a_warning_that_says_what_to_run(
+    client_env, application_model, settings, capsys
+):
+    seed(capsys)
+    assert scope_warnings() == []
+    # "write" leaves OAUTH_SCOPES (.env) after both clients were seeded with it.
+    settings.OAUTH_APP_SCOPES = {
+        name: text for name, text in settings.OAUTH_APP_SCOPES.items() if name != "write"
+    }
+    settings.OAUTH_SCOPES = {**settings.OIDC_SCOPES, **settings.OAUTH_APP_SCOPES}
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "SCOPES": settings.OAUTH_SCOPES}
+    warnings = scope_warnings()
+    assert len(warnings) == 2
+    demo = application_model.objects.get(client_id=client_env["OAUTH_DEMO_CLIENT_ID"])
+    assert f"Client {demo.name!r} (client_id {demo.client_id})" in warnings[0].msg + warnings[1].msg
+    assert all(
+        "offers: write." in warning.msg and "seed_oauth_clients" in warning.hint for warning in warnings
+    )
+    assert all("admin" in warning.hint for warning in warnings)
+    # Without a database named (runserver, plain `check`), the check reads none.
+    assert "oauth.W003" not in [message.id for message in run_checks()]
+    # The command it names fixes it.
+    seed(capsys)
+    assert scope_warnings() == []

@@ -40,7 +40,6 @@ from ..view_policy import PRIVATE_PAGE, declare
 
 # Seconds to wait for this server's own answer: it is on the same machine.
 HTTP_TIMEOUT = 5
-SCOPE = "openid profile email " + " ".join(settings.OAUTH_APP_SCOPES)
 PENDING = "demo_pending"
 RESULT = "demo_result"
 LOGOUT_SALT = "demo-logout"
@@ -206,6 +205,25 @@ def redeem(metadata, form):
     return body
 
 
+def demo_client():
+    """The stored demo client (seed_oauth_clients), or None."""
+    client_id = os.environ.get("OAUTH_DEMO_CLIENT_ID", "")
+    return get_application_model().objects.filter(client_id=client_id).first() if client_id else None
+
+
+def demo_scopes(application):
+    """
+    (asked, left out): the scopes offered (OAUTH_SCOPES) that the demo client may have, and those
+    it may not. A scope added to .env after the client was seeded is left out rather than asked
+    for: asking would make the authorization endpoint answer invalid_scope (RFC 6749 §3.3).
+    """
+    offered = list(settings.OAUTH_SCOPES)
+    if application is None:
+        return offered, []
+    allowed = application.allowed_scope_set()
+    return [name for name in offered if name in allowed], [name for name in offered if name not in allowed]
+
+
 @demo_page
 @require_GET
 def home(request):
@@ -224,9 +242,9 @@ def home(request):
             "resource": as_json(result["resource"][1]),
             "response": as_json(result["response"]),
         }
-    client_id = os.environ.get("OAUTH_DEMO_CLIENT_ID", "")
-    application = get_application_model().objects.filter(client_id=client_id).first() if client_id else None
+    application = demo_client()
     context["client"] = application
+    context["scopes"], context["scopes_left_out"] = demo_scopes(application)
     if application is not None:
         context["redirect_uri_registered"] = application.redirect_uri_allowed(context["callback_url"])
         context["registered_uris"] = application.redirect_uris.split()
@@ -252,7 +270,7 @@ def start(request):
         "response_type": "code",
         "client_id": client_id,
         "redirect_uri": pending["redirect_uri"],
-        "scope": SCOPE,
+        "scope": " ".join(demo_scopes(demo_client())[0]),
         "state": pending["state"],
         "nonce": pending["nonce"],
         "code_challenge": challenge,
