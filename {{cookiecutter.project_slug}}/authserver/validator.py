@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from oauth2_provider import oauth2_validators
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
+from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -35,6 +36,26 @@ def token_family_of_code(code):
     return uuid.uuid5(CODE_FAMILY_NAMESPACE, code)
 
 
+def printable(text):
+    """`text` as RFC 6749 §5.2 allows in error_description: printable ASCII without " and \\."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+
+
+def scope_refusal(client, refused, request):
+    """Which scopes the client may not have, and why: the client by name and client_id, never its secret."""
+    known = set(get_scopes_backend().get_all_scopes())
+    unknown = [scope for scope in refused if scope not in known]
+    about_users = [scope for scope in refused if scope in settings.OIDC_SCOPES]
+    if unknown:
+        refused, reason = unknown, "not a scope of this server"
+    elif request.grant_type == "client_credentials" and about_users:
+        reason = "client credentials never get the scopes that describe a user"
+    else:
+        reason = "not in its allowed scopes (the admin's Allowed scopes)"
+    who = f"{client.name} ({client.client_id})" if client.name else client.client_id
+    return printable(f"Client {who} may not be granted {' '.join(refused)}: {reason}.")
+
+
 class Validator(oauth2_validators.OAuth2Validator):
     """DOT's request validator with its gaps closed."""
 
@@ -56,8 +77,13 @@ class Validator(oauth2_validators.OAuth2Validator):
         allowed = client.allowed_scope_set()
         if request.grant_type == "client_credentials":
             allowed -= set(settings.OIDC_SCOPES)
-        if not set(scopes) <= allowed:
-            return False
+        refused = [scope for scope in dict.fromkeys(scopes) if scope not in allowed]
+        if refused:
+            # RFC 6749 §5.2: error_description is for the client's developer, who needs to know
+            # which scope and which client to fix; invalid_scope alone names neither.
+            raise errors.InvalidScopeError(
+                description=scope_refusal(client, refused, request), request=request
+            )
         return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
 
     # Authorization requests: OIDC Core §3.1.2.1
