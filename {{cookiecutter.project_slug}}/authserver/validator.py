@@ -14,7 +14,7 @@ from oauth2_provider import oauth2_validators
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc6749 import errors, utils
 
 from . import audit, claims, token_cache
 from .adapter import get_adapter
@@ -52,8 +52,12 @@ def scope_refusal(client, refused, request):
         reason = "client credentials never get the scopes that describe a user"
     else:
         reason = "not in its allowed scopes (the admin's Allowed scopes)"
-    who = f"{client.name} ({client.client_id})" if client.name else client.client_id
-    return printable(f"Client {who} may not be granted {' '.join(refused)}: {reason}.")
+    return printable(f"Client {client_named(client)} may not be granted {' '.join(refused)}: {reason}.")
+
+
+def client_named(client):
+    """The client as its developer knows it: its name and client_id, never its secret."""
+    return f"{client.name} ({client.client_id})" if client.name else client.client_id
 
 
 class Validator(oauth2_validators.OAuth2Validator):
@@ -157,6 +161,16 @@ class Validator(oauth2_validators.OAuth2Validator):
         )
 
     # Tokens: RFC 6749 §5-6, RFC 9700 §4.14.2
+
+    def is_within_original_scope(self, request_scopes, refresh_token, request, *args, **kwargs):
+        # RFC 6749 §6: a refresh never widens the grant. oauthlib asks this only of scopes beyond
+        # the refresh token's, and would answer a bare invalid_scope; RFC 6749 §5.2's description
+        # says which scopes and which client.
+        # DOT answers a space-separated string, as oauthlib reads it.
+        original = set(utils.scope_to_list(self.get_original_scopes(refresh_token, request)))
+        wider = " ".join(scope for scope in dict.fromkeys(request_scopes) if scope not in original)
+        description = f"The refresh token of client {client_named(request.client)} was not granted {wider}."
+        raise errors.InvalidScopeError(description=printable(description), request=request)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)
