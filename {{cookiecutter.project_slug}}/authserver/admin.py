@@ -2,9 +2,14 @@
 """The admin of the engine's own records; DOT registers its client and token models itself, the
 client with application_admin.ApplicationAdmin."""
 
+from django.conf import settings
 from django.contrib import admin
 
 from .models import AuditEvent, Consent
+
+# The admin under the project's name (PROJECT_NAME) rather than "Django administration".
+admin.site.site_header = f"{settings.PROJECT_NAME} administration"
+admin.site.site_title = f"{settings.PROJECT_NAME} admin"
 
 
 @admin.register(Consent)

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 from oauth2_provider import oauth2_validators
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
+from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc6749 import errors, utils
 
 from . import audit, claims, token_cache
 from .adapter import get_adapter
@@ -33,6 +34,30 @@ CODE_FAMILY_NAMESPACE = uuid.UUID("5b1f4c52-8d0e-4f57-9a43-0d1c6e2f7a18")
 def token_family_of_code(code):
     """The refresh-token family of the tokens issued for an authorization code."""
     return uuid.uuid5(CODE_FAMILY_NAMESPACE, code)
+
+
+def printable(text):
+    """`text` as RFC 6749 §5.2 allows in error_description: printable ASCII without " and \\."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+
+
+def scope_refusal(client, refused, request):
+    """Which scopes the client may not have, and why: the client by name and client_id, never its secret."""
+    known = set(get_scopes_backend().get_all_scopes())
+    unknown = [scope for scope in refused if scope not in known]
+    about_users = [scope for scope in refused if scope in settings.OIDC_SCOPES]
+    if unknown:
+        refused, reason = unknown, "not a scope of this server"
+    elif request.grant_type == "client_credentials" and about_users:
+        reason = "client credentials never get the scopes that describe a user"
+    else:
+        reason = "not in its allowed scopes (the admin's Allowed scopes)"
+    return printable(f"Client {client_named(client)} may not be granted {' '.join(refused)}: {reason}.")
+
+
+def client_named(client):
+    """The client as its developer knows it: its name and client_id, never its secret."""
+    return f"{client.name} ({client.client_id})" if client.name else client.client_id
 
 
 class Validator(oauth2_validators.OAuth2Validator):
@@ -56,8 +81,13 @@ class Validator(oauth2_validators.OAuth2Validator):
         allowed = client.allowed_scope_set()
         if request.grant_type == "client_credentials":
             allowed -= set(settings.OIDC_SCOPES)
-        if not set(scopes) <= allowed:
-            return False
+        refused = [scope for scope in dict.fromkeys(scopes) if scope not in allowed]
+        if refused:
+            # RFC 6749 §5.2: error_description is for the client's developer, who needs to know
+            # which scope and which client to fix; invalid_scope alone names neither.
+            raise errors.InvalidScopeError(
+                description=scope_refusal(client, refused, request), request=request
+            )
         return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
 
     # Authorization requests: OIDC Core §3.1.2.1
@@ -131,6 +161,16 @@ class Validator(oauth2_validators.OAuth2Validator):
         )
 
     # Tokens: RFC 6749 §5-6, RFC 9700 §4.14.2
+
+    def is_within_original_scope(self, request_scopes, refresh_token, request, *args, **kwargs):
+        # RFC 6749 §6: a refresh never widens the grant. oauthlib asks this only of scopes beyond
+        # the refresh token's, and would answer a bare invalid_scope; RFC 6749 §5.2's description
+        # says which scopes and which client.
+        # DOT answers a space-separated string, as oauthlib reads it.
+        original = set(utils.scope_to_list(self.get_original_scopes(refresh_token, request)))
+        wider = " ".join(scope for scope in dict.fromkeys(request_scopes) if scope not in original)
+        description = f"The refresh token of client {client_named(request.client)} was not granted {wider}."
+        raise errors.InvalidScopeError(description=printable(description), request=request)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)

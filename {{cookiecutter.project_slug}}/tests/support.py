@@ -123,11 +123,14 @@ def authorize_with(client, request, **extra):
     return client.get("/o/authorize/", {**request.params, **extra})
 
 
-def assert_error_sent_to_the_client(response, request, error):
-    """RFC 6749 §4.1.2.1 and RFC 9207 §2: a redirect to the client with the error, its state and iss."""
+def assert_error_sent_to_the_client(response, request, error, description=""):
+    """RFC 6749 §4.1.2.1 and RFC 9207 §2: a redirect to the client with the error, its state and iss,
+    and an error_description containing `description` where one is expected."""
     assert response.status_code == 302
     assert response["Location"].startswith(request.redirect_uri)
-    assert query_of(response["Location"]) == {"error": error, "state": request.state, "iss": ISSUER}
+    query = query_of(response["Location"])
+    assert description in query.pop("error_description", "")
+    assert query == {"error": error, "state": request.state, "iss": ISSUER}
 
 
 def signed_in_long_ago(client, user, long_ago):

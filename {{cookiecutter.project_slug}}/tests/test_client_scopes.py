@@ -92,3 +92,62 @@ def test_allowed_scopes_name_known_scopes_only(application_model):
     )
     with pytest.raises(ValidationError, match="Unknown scopes: admin"):
         application.full_clean()
+
+
+def test_a_refused_scope_is_described_with_the_client_at_the_token_endpoint(client, reader):
+    """RFC 6749 §5.2: error_description tells the developer which scope, for which client; no secret."""
+    refused = token_request(client, reader, grant_type="client_credentials", scope="read write")
+    body = refused.json()
+    assert (refused.status_code, body["error"]) == (400, "invalid_scope")
+    assert body["error_description"] == (
+        f"Client reader ({reader.client_id}) may not be granted write: "
+        "not in its allowed scopes (the admin's Allowed scopes)."
+    )
+    assert reader.client_secret not in refused.content.decode()
+
+
+def test_a_scope_about_a_user_is_described_for_client_credentials(client, m2m_client):
+    body = token_request(client, m2m_client, grant_type="client_credentials", scope="read openid").json()
+    assert body["error_description"].endswith(
+        "may not be granted openid: client credentials never get the scopes that describe a user."
+    )
+    assert m2m_client.client_id in body["error_description"]
+
+
+def test_an_unknown_scope_is_described_as_unknown(client, reader):
+    body = token_request(client, reader, grant_type="client_credentials", scope="read write admin").json()
+    assert body["error_description"] == (
+        f"Client reader ({reader.client_id}) may not be granted admin: not a scope of this server."
+    )
+
+
+def test_a_refused_scope_is_described_at_the_authorization_endpoint(
+    client, signed_in, demo_application, demo_client
+):
+    """RFC 6749 §4.1.2.1: the same description reaches the client at its redirect URI."""
+    demo_application.allowed_scopes = "openid read"
+    demo_application.save()
+    request = AuthorizationRequest(demo_client.client_id, scope="openid profile")
+    assert_error_sent_to_the_client(
+        authorize_with(client, request),
+        request,
+        "invalid_scope",
+        f"Client {demo_application.name} ({demo_client.client_id}) may not be granted profile:",
+    )
+
+
+def test_a_refused_scope_is_described_at_the_device_authorization_endpoint(client, application_model, seeded):
+    application_model.objects.create(
+        client_id="tv-app",
+        name='TV "living room" app',
+        client_type=application_model.CLIENT_PUBLIC,
+        authorization_grant_type=application_model.GRANT_DEVICE_CODE,
+    )
+    body = urlencode({"client_id": "tv-app", "scope": "read write"})
+    response = client.post("/o/device-authorization/", body, content_type="application/x-www-form-urlencoded")
+    # RFC 6749 §5.2: no " or \ in error_description, so the name's quotes are replaced.
+    assert response.json() == {
+        "error": "invalid_scope",
+        "error_description": "Client TV ?living room? app (tv-app) may not be granted write: "
+        "not in its allowed scopes (the admin's Allowed scopes).",
+    }

@@ -223,7 +223,7 @@ def test_refresh_token_is_bound_to_its_client(authorize, exchange, client, other
     assert response.json()["error"] == "invalid_grant"
 
 
-def test_refresh_cannot_widen_the_scope(authorize, exchange, client, demo_client):
+def test_refresh_cannot_widen_the_scope(authorize, exchange, client, demo_client, demo_application):
     """RFC 6749 §6: no scope beyond the original grant; a narrower one is fine."""
     request, code = authorize(scope="openid read")
     refresh_token = exchange(request, code).json()["refresh_token"]
@@ -235,7 +235,11 @@ def test_refresh_cannot_widen_the_scope(authorize, exchange, client, demo_client
         scope="openid read write",
     )
     assert wider.status_code == 400
-    assert wider.json()["error"] == "invalid_scope"
+    assert wider.json() == {
+        "error": "invalid_scope",
+        "error_description": f"The refresh token of client {demo_application.name} ({demo_client.client_id}) "
+        "was not granted write.",
+    }
     narrower = token_request(
         client, demo_client, grant_type="refresh_token", refresh_token=refresh_token, scope="read"
     )
