@@ -6,6 +6,7 @@ authserver/admin.py, templates/admin/base_site.html.
 
 import pytest
 from django.conf import settings
+from django.utils.html import escape
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +140,9 @@ def test_the_client_list_links_by_name_with_grant_and_kind(staff_client, applica
 
 def test_the_admin_carries_the_projects_name_and_favicon(staff_client):
     page = staff_client.get("/admin/").content.decode()
-    assert f"{settings.PROJECT_NAME} administration" in page
+    # As the page writes it: a name with quotes, & or < is escaped.
+    name = escape(settings.PROJECT_NAME)
+    assert f"{name} administration" in page
     assert "Django administration" not in page
-    assert f"<title>Site administration | {settings.PROJECT_NAME} admin</title>" in page
+    assert f"<title>Site administration | {name} admin</title>" in page
     assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
