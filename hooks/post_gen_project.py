@@ -24,7 +24,8 @@ COOKIECUTTER_CONTEXT = r"""{{ cookiecutter | jsonify }}"""
 ALPHANUMERIC = string.ascii_letters + string.digits
 VENV_PYTHON = ".venv/bin/python"
 MANAGE = f"{VENV_PYTHON} manage.py"
-SERVER_URL = "http://127.0.0.1:8000/"
+# localhost, not 127.0.0.1: browsers refuse passkeys (WebAuthn) on an IP address.
+SERVER_URL = "http://localhost:8000/"
 DEMO_URL = f"{SERVER_URL}demo/"
 OUTPUT_TAIL_LINES = 20
 # cookiecutter's abbreviations for template URLs (cookiecutter.config.BUILTIN_ABBREVIATIONS), which
@@ -416,22 +417,29 @@ def run_steps(steps: tuple[Step, ...], project_dir: Path) -> int:
     return 0
 
 
+def summary_lines(context: dict, env_values: dict[str, str]) -> list[tuple[str, str]]:
+    return [
+        ("Site:", SERVER_URL),
+        ("Sign in:", f"{SERVER_URL}accounts/login/"),
+        ("Admin:", f"{SERVER_URL}admin/ (user {context['superuser_username']})"),
+        ("Password:", "DJANGO_SUPERUSER_PASSWORD in .env"),
+        ("Second factor:", f"{SERVER_URL}accounts/2fa/ (an app, a passkey, recovery codes)"),
+        ("Discovery:", f"{SERVER_URL}.well-known/openid-configuration"),
+        ("Demo client:", f"{env_values['OAUTH_DEMO_CLIENT_ID']} (its secret is in .env)"),
+        ("M2M client:", f"{env_values['OAUTH_M2M_CLIENT_ID']} (its secret is in .env)"),
+        ("Tests:", f"{VENV_PYTHON} -m pytest"),
+        ("Open first:", f"{DEMO_URL} (the demo client signs you in, shows its tokens)"),
+    ]
+
+
 def print_summary(context: dict, env_values: dict[str, str]) -> None:
+    # One short line each, the values in one column: readable in an 80-column terminal.
+    lines = summary_lines(context, env_values)
+    width = max(len(label) for label, _ in lines) + 1
     print(
         f"\n{context['project_name']} is ready. Start it with:\n"
         f"  cd {context['project_slug']}\n"
-        f"  {MANAGE} runserver\n"
-        f"Site:       {SERVER_URL}\n"
-        f"Login:      {SERVER_URL}accounts/login/\n"
-        f"Admin:      {SERVER_URL}admin/ (user {context['superuser_username']}, "
-        "password: DJANGO_SUPERUSER_PASSWORD in .env)\n"
-        f"Second factor: sign in, then {SERVER_URL}accounts/2fa/ (an authenticator app, a security key\n"
-        "            or passkey, recovery codes); passwords and e-mails under Your account\n"
-        f"Discovery:  {SERVER_URL}.well-known/openid-configuration\n"
-        f"Demo client id: {env_values['OAUTH_DEMO_CLIENT_ID']}\n"
-        f"M2M client id:  {env_values['OAUTH_M2M_CLIENT_ID']} (client secrets are in .env)\n"
-        f"Run the tests with: {VENV_PYTHON} -m pytest\n"
-        f"Open first: {DEMO_URL} (the built-in demo client signs you in and shows its tokens)"
+        f"  {MANAGE} runserver\n" + "\n".join(f"{label:<{width}}{value}" for label, value in lines)
     )
 
 

@@ -541,12 +541,12 @@ def test_print_summary_shows_urls_and_ids_but_no_secrets(capsys):
     post.print_summary(GOOD_CONTEXT, env_values)
     out = capsys.readouterr().out
     for expected in (
-        "http://127.0.0.1:8000/accounts/login/",
-        "http://127.0.0.1:8000/admin/",
-        "http://127.0.0.1:8000/.well-known/openid-configuration",
+        "http://localhost:8000/accounts/login/",
+        "http://localhost:8000/admin/",
+        "http://localhost:8000/.well-known/openid-configuration",
         "user admin",
         "DJANGO_SUPERUSER_PASSWORD in .env",
-        "http://127.0.0.1:8000/accounts/2fa/",
+        "http://localhost:8000/accounts/2fa/",
         "value-of-OAUTH_DEMO_CLIENT_ID",
         "value-of-OAUTH_M2M_CLIENT_ID",
         "cd my_authorization_server",
@@ -690,7 +690,17 @@ def test_validate_plain_text_rejects(text):
 def test_print_summary_ends_with_the_url_to_open_first(capsys):
     post.print_summary(GOOD_CONTEXT, {key: "x" for key in SECRET_KEYS})
     last_line = capsys.readouterr().out.rstrip().splitlines()[-1]
-    assert last_line.startswith("Open first: http://127.0.0.1:8000/demo/")
+    assert last_line.split()[:3] == ["Open", "first:", "http://localhost:8000/demo/"]
+
+
+def test_print_summary_lines_are_short_and_aligned(capsys):
+    post.print_summary(GOOD_CONTEXT, {key: "x" * 40 for key in SECRET_KEYS})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert all(len(line) < 100 for line in lines), max(lines, key=len)
+    labelled = [line for line in lines if not line.startswith(" ") and ": " in line and "ready" not in line]
+    assert len(labelled) >= 9 and any(line.startswith("Second factor: ") for line in labelled)
+    # Every value starts in the same column, however long its label.
+    assert len({len(line) - len(line.split(":", 1)[1].lstrip()) for line in labelled}) == 1
 
 
 def test_heartbeat_shows_a_long_step_is_alive(capsys):
