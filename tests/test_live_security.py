@@ -413,11 +413,13 @@ def test_production_serves_no_demo_page(production_server, live_server):
 # What held in the review, kept.
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8000/demo/callback/"
+# What seed_oauth_clients registers besides: the demo's callback on the bake's issuer.
+DEMO_ISSUER_REDIRECT_URI = "http://localhost:8000/demo/callback/"
 REGISTERED_HTTPS_URI = "https://rp.example/callback"
 REFUSED_REDIRECT_URIS = {
     "demo": [
         "http://127.0.0.2:8000/demo/callback/",  # another host
-        "http://localhost:8000/demo/callback/",  # another name of the loopback
+        "http://localhost:8001/demo/callback/",  # a name of the loopback: its port counts
         "http://[::1]:8000/demo/callback/",
         "https://127.0.0.1:8000/demo/callback/",  # another scheme
         "http://127.0.0.1:8000/demo/callback/x",  # path suffix
@@ -499,6 +501,7 @@ def test_the_registered_redirect_uris_still_work(live_server, signed_in_browser,
     """The control of the test above: exactly the registered URIs reach the consent page."""
     for client_id, redirect_uri in (
         (env_values["OAUTH_DEMO_CLIENT_ID"], DEMO_REDIRECT_URI),
+        (env_values["OAUTH_DEMO_CLIENT_ID"], DEMO_ISSUER_REDIRECT_URI),
         (https_client_id, REGISTERED_HTTPS_URI),
     ):
         params, _ = authorization_params(env_values)

@@ -133,7 +133,8 @@ def test_demo_says_where_to_open_it_when_its_redirect_uri_cannot_match(client, s
     # "localhost" is not a loopback address for redirect URI matching (RFC 8252 §8.3).
     response = client.get("/demo/", HTTP_HOST="localhost:8000")
     assert response.status_code == 200 and not response.context["redirect_uri_registered"]
-    assert b"Open the demo on 127.0.0.1" in response.content
+    assert b"Or open the demo on 127.0.0.1" in response.content
+    assert b"<code>manage.py seed_oauth_clients</code> again" in response.content
     assert client.get("/demo/", HTTP_HOST="127.0.0.1:8123").context["redirect_uri_registered"]
 
 

@@ -26,6 +26,18 @@ def test_first_run_creates_both_clients(client_env, application_model, capsys):
     assert m2m.authorization_grant_type == application_model.GRANT_CLIENT_CREDENTIALS
 
 
+def test_the_demo_may_also_return_to_its_callback_on_the_issuer(
+    client_env, application_model, settings, capsys
+):
+    settings.OAUTH_ISSUER = "http://localhost:8000"
+    seed(capsys)
+    demo = application_model.objects.get(client_id=client_env["OAUTH_DEMO_CLIENT_ID"])
+    wanted = f"{client_env['OAUTH_DEMO_REDIRECT_URI']} http://localhost:8000/demo/callback/"
+    assert demo.redirect_uris == wanted
+    assert demo.post_logout_redirect_uris == wanted
+    assert seed(capsys).count("unchanged:") == 2
+
+
 def test_second_run_changes_nothing(client_env, application_model, capsys):
     seed(capsys)
     before = list(application_model.objects.order_by("pk").values())

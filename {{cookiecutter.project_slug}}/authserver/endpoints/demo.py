@@ -86,7 +86,7 @@ def server_url():
         raise DemoError(
             "No issuer configured",
             "The demo calls this server only at its configured issuer: set OAUTH_ISSUER in .env "
-            "(http://127.0.0.1:8000 for runserver's default address).",
+            "(http://localhost:8000 for runserver's default port).",
         )
     return settings.OAUTH_ISSUER.rstrip("/")
 

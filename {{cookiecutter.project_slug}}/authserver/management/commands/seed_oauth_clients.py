@@ -17,6 +17,7 @@ from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 
@@ -54,8 +55,22 @@ def allowed_scopes_env(name, default):
     return " ".join(names or default)
 
 
+def demo_redirect_uris():
+    """
+    OAUTH_DEMO_REDIRECT_URI, and the demo's own callback on the issuer: /demo/ runs there
+    (http://localhost:8000 locally, where passkeys work too), while the loopback address
+    http://127.0.0.1/demo/callback/ matches the demo on 127.0.0.1 at any port (RFC 8252 §7.3).
+    """
+    uris = [required_env("OAUTH_DEMO_REDIRECT_URI")]
+    if settings.OAUTH_ISSUER:
+        issuer_callback = settings.OAUTH_ISSUER.rstrip("/") + reverse("demo-callback")
+        if issuer_callback not in uris:
+            uris.append(issuer_callback)
+    return " ".join(uris)
+
+
 def demo_client_spec():
-    demo_redirect_uri = required_env("OAUTH_DEMO_REDIRECT_URI")
+    demo_redirect_uri = demo_redirect_uris()
     return ClientSpec(
         name=f"{settings.PROJECT_NAME} demo web app",
         client_id=required_env("OAUTH_DEMO_CLIENT_ID"),
@@ -138,13 +153,13 @@ class Command(BaseCommand):
         specs = [machine_client_spec()]
         if demo:
             demo_spec = demo_client_spec()
-            if not refused_scheme(demo_spec.redirect_uris):
+            if not any(refused_scheme(uri) for uri in demo_spec.redirect_uris.split()):
                 specs.insert(0, demo_spec)
             else:
                 schemes = ", ".join(oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES)
                 self.stdout.write(
                     f"skipped: {demo_spec.name}: these settings allow redirect URIs of {schemes} only, "
-                    f"not OAUTH_DEMO_REDIRECT_URI={demo_spec.redirect_uris}. Pass --no-demo to say so, "
+                    f"not OAUTH_DEMO_REDIRECT_URI={required_env('OAUTH_DEMO_REDIRECT_URI')}. Pass --no-demo to say so, "
                     "or create a client of your own with create_oauth_client."
                 )
         with transaction.atomic():
