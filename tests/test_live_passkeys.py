@@ -23,6 +23,9 @@ pytestmark = pytest.mark.slow
 LOGIN = "/accounts/login/"
 WEBAUTHN_ADD = "/accounts/2fa/webauthn/add/"
 REAUTHENTICATE = "/accounts/reauthenticate/"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 720}
+NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 
 
 def printed_url(setup_output, label):
@@ -124,6 +127,11 @@ def test_where_passkeys_cannot_work_the_pages_say_why(chromium, live_server, env
         assert "do not work on this address" in notice.inner_text()
         assert notice.get_by_role("link").get_attribute("href") == f"http://localhost:{port}{LOGIN}"
         browser.shows(page, "passkey-notice-login")
+        # At phone width too, without scrolling sideways.
+        page.set_viewport_size(PHONE)
+        assert page.evaluate(NO_HORIZONTAL_SCROLL)
+        browser.shows(page, "passkey-notice-login-phone")
+        page.set_viewport_size(DESKTOP)
         sign_in(browser, page, env_values, live_server)
         page.goto(f"{live_server}/accounts/2fa/")
         assert "do not work on this address" in page.locator("#passkey-notice").inner_text()
