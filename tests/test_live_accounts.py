@@ -939,6 +939,7 @@ def test_every_account_page_at_desktop_and_phone_width(browser, people, mailbox,
     page.goto(f"{browser.base_url}{SIGNUP}")
     check_page(browser, page, "page-signup")
     visit(browser, page, PASSWORD_RESET, "page-password-reset")
+    assert primary_buttons(page) == ["Reset My Password"]
     page.locator("input[name=email]").fill(person.email)
     main_button(page, "Reset my password").click()
     page.wait_for_load_state()
@@ -948,6 +949,7 @@ def test_every_account_page_at_desktop_and_phone_width(browser, people, mailbox,
     page.goto(link)
     assert page.locator("input[name=password1]").count() == 1
     check_page(browser, page, "page-password-reset-from-key")
+    assert primary_buttons(page) == ["Change Password"]
 
     sign_in_with_password(browser, page, person, name="page-login-filled")
     for path, name in ((MFA_INDEX, "mfa-index"), (PASSWORD_CHANGE, "password-change"), (EMAIL, "email")):
