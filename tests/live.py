@@ -174,6 +174,53 @@ CHROMIUM_ARGS = [
 ARTIFACTS = TEMPLATE_DIR / "test-artifacts"
 
 
+# The browser tests' accessibility basics, checked on every page they visit.
+# WCAG 2.2 §1.4.3: the contrast ratio of text (and of a button's label) to its background.
+MINIMUM_CONTRAST = 4.5
+ACCESSIBILITY_PROBE = """(minimumContrast) => {
+  const rgb = (value) => (value.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+  const luminance = ([r, g, b]) => {
+    const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  const background = (element) => {
+    for (let node = element; node; node = node.parentElement) {
+      const color = rgb(getComputedStyle(node).backgroundColor);
+      if (color.length < 4 || color[3] > 0) return color;
+    }
+    return [255, 255, 255];
+  };
+  const contrast = (element) => {
+    const [a, b] = [luminance(rgb(getComputedStyle(element).color)), luminance(background(element))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  };
+  const texts = [...document.querySelectorAll("h1, h2, h3, p, li, a, button, label, th, td, dt, dd, code, pre")]
+    .filter((element) => element.offsetParent !== null && element.textContent.trim());
+  const controls = [...document.querySelectorAll("input:not([type=hidden]), select, textarea")];
+  return {
+    h1: document.querySelectorAll("h1").length,
+    title: document.title,
+    unlabelled: controls.filter((control) => !control.labels?.length && !control.getAttribute("aria-label")).map((control) => control.name),
+    lowContrast: texts.filter((element) => contrast(element) < minimumContrast).map((element) => `${element.tagName}: ${element.textContent.trim().slice(0, 40)} (${contrast(element).toFixed(2)})`),
+    horizontalScroll: document.documentElement.scrollWidth > document.documentElement.clientWidth
+      ? [...document.querySelectorAll("body *")].filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth)
+          .map((element) => `${element.tagName}#${element.id}.${element.className}`)
+      : [],
+  };
+}"""
+
+
+def check_accessibility(page, name):
+    """One h1, a title, every control labelled, readable contrast, no horizontal scroll (at the
+    width the page is shown at: a phone's, 390 px, is the narrowest the browser tests use)."""
+    found = page.evaluate(ACCESSIBILITY_PROBE, MINIMUM_CONTRAST)
+    assert found["h1"] == 1, name
+    assert found["title"], name
+    assert found["unlabelled"] == [], name
+    assert found["lowContrast"] == [], name
+    assert found["horizontalScroll"] == [], name
+
+
 def register_web_client(project, client_id, redirect_uri):
     """A confidential web client named "Browser test app"; return (client_id, redirect_uri)."""
     register_client(

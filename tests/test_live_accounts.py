@@ -22,6 +22,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyotp
@@ -30,7 +31,7 @@ from aiosmtpd.controller import Controller
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from .live import ARTIFACTS, checked, discover, register_client
+from .live import ARTIFACTS, check_accessibility, checked, discover, register_client
 from .oauth_helpers import verified_id_token_claims
 from .support import free_port, running_server, runserver_command, venv_manage
 
@@ -50,6 +51,11 @@ PASSWORD_CHANGE = "/accounts/password/change/"
 EMAIL = "/accounts/email/"
 REAUTHENTICATE = "/accounts/reauthenticate/"
 MFA_REAUTHENTICATE = "/accounts/2fa/reauthenticate/"
+SIGNUP = "/accounts/signup/"
+TOTP_DEACTIVATE = "/accounts/2fa/totp/deactivate/"
+RECOVERY_CODES_GENERATE = "/accounts/2fa/recovery-codes/generate/"
+WEBAUTHN_REAUTHENTICATE = "/accounts/2fa/webauthn/reauthenticate/"
+CONSENTS = "/accounts/consents/"
 
 # The acr levels the server names (acr_values_supported; authserver/authentication_context.py).
 SINGLE_FACTOR, MULTI_FACTOR = "single-factor", "multi-factor"
@@ -163,6 +169,7 @@ PEOPLE = {
     "strict_client": False,
     "email_claim": False,
     "reset_host": False,
+    "pages": False,
 }
 # Who has not proved their address.
 UNVERIFIED = {"email_claim"}
@@ -416,6 +423,7 @@ def relying_parties(project, accounts_server, accounts_database_env):
         ("ordinary", "Accounts test app", False, "openid"),
         ("strict", "Strict test app", True, "openid"),
         ("email", "E-mail test app", False, "openid email"),
+        ("pages", "Pages test app", False, "openid profile email"),
     ):
         party = RelyingParty(
             f"live-accounts-{key}", secrets.token_urlsafe(48), f"{accounts_server}/demo/callback/", name
@@ -881,3 +889,160 @@ def test_a_client_requiring_multi_factor_refuses_a_password_only_session(browser
     claims = allow(browser, page, authorization, name="consent-strict-client")
     assert claims["amr"] == ["mfa", "otp", "pwd"]
     assert claims["acr"] == MULTI_FACTOR
+
+
+# --- Every account page, at a desktop's width and a phone's.
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# The words the pages no longer use, one name for each thing on allauth's pages and ours:
+# "Passkeys", "Email addresses", "Sign out".
+RETIRED_WORDS = re.compile(r"(?i:security keys?|e-mail)|Email Addresses|Sign Out")
+
+
+def check_page(browser, page, name):
+    """The page as it is now, at a desktop's width then a phone's (the same page, resized: some
+    are shown once): the accessibility basics, no horizontal scroll, none of the retired words, a
+    screenshot of each (test-artifacts/accounts-<name>-desktop.png, -phone.png)."""
+    for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        check_accessibility(page, f"{name} at {width} width")
+        retired = RETIRED_WORDS.findall(page.locator("body").inner_text())
+        assert retired == [], f"{name} says {retired}"
+        browser.shows(page, f"{name}-{width}")
+    page.set_viewport_size(DESKTOP)
+
+
+def visit(browser, page, path, name):
+    page.goto(f"{browser.base_url}{path}")
+    assert path_of(page) == path, page.url
+    check_page(browser, page, name)
+
+
+def primary_buttons(page):
+    """The labels of the main content's buttons that stand out (the site's `primary` class)."""
+    return [text.strip() for text in page.locator("main .primary").all_inner_texts()]
+
+
+def above(page, upper, lower):
+    """Whether `upper` ends before `lower` starts, down the page."""
+    return upper.bounding_box()["y"] + upper.bounding_box()["height"] <= lower.bounding_box()["y"]
+
+
+def test_every_account_page_at_desktop_and_phone_width(browser, people, mailbox, relying_parties):
+    person = people["pages"]
+    page = browser.new_page()
+
+    # Signed out: sign-in, sign-up (closed unless ACCOUNT_ALLOW_SIGNUPS), the password reset.
+    visit(browser, page, LOGIN, "page-login")
+    assert primary_buttons(page) == ["Sign in"]
+    page.goto(f"{browser.base_url}{SIGNUP}")
+    check_page(browser, page, "page-signup")
+    visit(browser, page, PASSWORD_RESET, "page-password-reset")
+    assert primary_buttons(page) == ["Reset My Password"]
+    page.locator("input[name=email]").fill(person.email)
+    main_button(page, "Reset my password").click()
+    page.wait_for_load_state()
+    check_page(browser, page, "page-password-reset-done")
+    body = mailbox.wait_for(person.email).get_body(preferencelist=("plain",)).get_content()
+    (link,) = RESET_LINK.findall(body)
+    page.goto(link)
+    assert page.locator("input[name=password1]").count() == 1
+    check_page(browser, page, "page-password-reset-from-key")
+    assert primary_buttons(page) == ["Change Password"]
+
+    sign_in_with_password(browser, page, person, name="page-login-filled")
+    for path, name in ((MFA_INDEX, "mfa-index"), (PASSWORD_CHANGE, "password-change"), (EMAIL, "email")):
+        visit(browser, page, path, f"page-{name}")
+    assert primary_buttons(page) == ["Add Email"]
+    assert page.locator("main h1").inner_text() == "Email addresses"
+    visit(browser, page, SESSIONS, "page-sessions")
+    browser_cell = page.locator("main tbody td.user-agent").first
+    assert browser_cell.inner_text().startswith("Mozilla/")
+
+    # The authenticator app, then the recovery codes it brings, shown this once.
+    open_sensitive_page(browser, page, person, TOTP_ACTIVATE)
+    check_page(browser, page, "page-totp-activate")
+    code, _ = fresh_code(totp_of(page.locator("#authenticator_secret").input_value()), seconds_to_spare=2)
+    page.locator("input[name=code]").fill(code)
+    main_button(page, "Activate").click()
+    page.wait_for_load_state()
+    assert path_of(page) == RECOVERY_CODES, form_error(page)
+    codes = recovery_codes_shown(page)
+    check_page(browser, page, "page-recovery-codes")
+    # Top to bottom: the label, the codes, the ways to keep them, the next step.
+    textarea, saved = page.locator("#recovery_codes"), page.locator("#codes_saved")
+    download, next_step = page.locator("#download_codes"), page.locator("#continue")
+    assert above(page, page.locator("label[for=recovery_codes]"), textarea)
+    assert above(page, textarea, download) and above(page, download, saved) and above(page, saved, next_step)
+    assert next_step.is_visible() and next_step.inner_text() == "Continue to two-factor authentication"
+    assert primary_buttons(page) == ["Continue to two-factor authentication"]
+    with page.expect_download() as downloading:
+        download.click()
+    assert downloading.value.suggested_filename == "recovery-codes.txt"
+    assert Path(downloading.value.path()).read_text().split() == codes
+    saved.check()
+    next_step.click()
+    page.wait_for_load_state()
+    assert path_of(page) == MFA_INDEX, page.url
+    check_page(browser, page, "page-mfa-index-totp-active")
+    visit(browser, page, RECOVERY_CODES, "page-recovery-codes-seen")
+    assert recovery_codes_shown(page) == []
+    assert page.locator("#continue").is_visible()
+    visit(browser, page, RECOVERY_CODES_GENERATE, "page-recovery-codes-generate")
+    visit(browser, page, TOTP_DEACTIVATE, "page-totp-deactivate")
+
+    # A passkey: added, listed, renamed, removed (the last two pages shown, not sent).
+    Authenticator(page)
+    visit(browser, page, WEBAUTHN_ADD, "page-webauthn-add")
+    assert page.locator("main h1").inner_text() == "Add a passkey"
+    page.locator("input[name=name]").fill("Test laptop")
+    page.get_by_label(re.compile("passwordless", re.IGNORECASE)).check()
+    main_button(page, "Add").click()
+    page.wait_for_url(lambda url: urlsplit(url).path != WEBAUTHN_ADD, timeout=15_000)
+    visit(browser, page, WEBAUTHN_LIST, "page-webauthn-list")
+    assert page.locator("main h1").inner_text() == "Passkeys"
+    edit_url = page.locator("main").get_by_role("link", name="Rename").get_attribute("href")
+    remove_url = page.locator("main").get_by_role("link", name="Remove").get_attribute("href")
+    visit(browser, page, edit_url, "page-webauthn-rename")
+    visit(browser, page, remove_url, "page-webauthn-remove")
+    visit(browser, page, MFA_INDEX, "page-mfa-index-all-factors")
+
+    # "Confirm Access": the password is what the person came to give; the other ways are outlined.
+    visit(browser, page, REAUTHENTICATE, "page-reauthenticate")
+    assert primary_buttons(page) == ["Confirm"]
+    assert "Use a passkey" in page.locator("main").inner_text()
+    visit(browser, page, MFA_REAUTHENTICATE, "page-mfa-reauthenticate")
+    assert primary_buttons(page) == ["Confirm"]
+    visit(browser, page, WEBAUTHN_REAUTHENTICATE, "page-webauthn-reauthenticate")
+    assert primary_buttons(page) == ["Use a passkey"]
+
+    # "Apps you allowed": the account's menu, and each app's scopes as the consent page lists them
+    # (the server's order, whatever order the app asked in).
+    authorization = start_authorization(browser, page, relying_parties["pages"], scope="email profile openid")
+    page.get_by_role("heading", name="Allow Pages test app to access your account?").wait_for()
+    asked = page.locator("main ul.scopes li").all_inner_texts()
+    assert asked == ["Sign you in with your account", "See your name and username", "See your email address"]
+    check_page(browser, page, "page-consent")
+    allow(browser, page, authorization, name="page-consent-allowed")
+    visit(browser, page, CONSENTS, "page-consents")
+    menu = page.locator("main nav.account-nav")
+    assert menu.get_by_role("link").all_inner_texts() == [
+        "Email addresses",
+        "Password",
+        "Two-factor authentication",
+        "Sessions",
+        "Apps you allowed",
+    ]
+    assert menu.locator("[aria-current=page]").inner_text() == "Apps you allowed"
+    assert page.locator("main form.consent ul.scopes li").all_inner_texts() == asked
+
+    # Sign out, and back in: the second factor's page.
+    visit(browser, page, LOGOUT, "page-logout")
+    assert primary_buttons(page) == ["Sign out"]
+    main_button(page, "Sign out").click()
+    page.wait_for_load_state()
+    sign_in_with_password(browser, page, person, name="page-login-again")
+    assert path_of(page) == MFA_AUTHENTICATE, page.url
+    check_page(browser, page, "page-mfa-authenticate")
+    assert primary_buttons(page) == ["Sign in"]

@@ -44,7 +44,7 @@ def sign_in_with_authorization_code(metadata, env_values):
     )
     browser = checked()
     consent = sign_in(browser, browser.get(url), env_values)
-    for description in ("Sign you in with your account", "See your e-mail address", "Read your data"):
+    for description in ("Sign you in with your account", "See your email address", "Read your data"):
         assert description in consent.text
     redirect = submit(browser, consent, button=("allow", "Authorize"), allow_redirects=False)
     assert redirect.status_code == 302

@@ -64,6 +64,15 @@ class AccountAdapter(DefaultAccountAdapter):
         others = EmailAddress.objects.filter(user=user).exclude(pk=email_address.pk)
         return not others.exists() or others.filter(verified=True).exists()
 
+    def get_reauthentication_methods(self, user):
+        """allauth's "Confirm Access" alternatives, in the site's words: WebAuthn credentials are
+        passkeys on every page (the templates copied to authserver/templates/ say so too)."""
+        methods = super().get_reauthentication_methods(user)
+        for method in methods:
+            if method["id"] == "mfa_reauthenticate:webauthn":
+                method["description"] = "Use a passkey"
+        return methods
+
     def send_mail(self, template_prefix, email, context):
         """
         Every link in an e-mail, and the site it names, on the configured origin (OAUTH_ISSUER):
@@ -144,7 +153,7 @@ class LoginForm(AllauthLoginForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # allauth labels the field "Login" when it takes a username or an e-mail address.
-        self.fields["login"].label = "Username or e-mail address"
+        self.fields["login"].label = "Username or email address"
 
 
 class ActivateTOTPForm(AllauthActivateTOTPForm):

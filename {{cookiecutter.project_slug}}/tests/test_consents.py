@@ -4,9 +4,11 @@ a client's tokens for the user when consent is withdrawn. Code: authserver/conse
 authserver/endpoints/consents.py.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from django.utils.html import escape
@@ -49,8 +51,27 @@ def test_the_page_lists_the_clients_the_user_allowed(client, allowed, rememberin
     page = client.get("/accounts/consents/")
     assert page.status_code == 200
     assert escape(remembering_client.name) in page.content.decode()
-    assert "See your e-mail address" in page.content.decode()
+    assert "See your email address" in page.content.decode()
     assert page["Cache-Control"].startswith("max-age=0")
+
+
+def listed_scopes(page):
+    """The scope descriptions a page lists, in its order."""
+    scopes = re.search(r'<ul class="scopes">(.*?)</ul>', page.content.decode(), re.DOTALL).group(1)
+    return re.findall(r"<li>(.*?)</li>", scopes)
+
+
+def test_the_page_lists_the_scopes_as_the_consent_page_does(client, user, remembering_client):
+    """The same words in the same order, the server's (OAUTH_SCOPES), whatever the client's."""
+    request = AuthorizationRequest(remembering_client.client_id, scope="email profile openid")
+    signed_in = client.post("/accounts/login/", {"login": user.username, "password": PASSWORD})
+    assert signed_in.status_code == 302
+    consent = authorize_with(client, request)
+    assert consent.status_code == 200
+    offered = [escape(settings.OAUTH_SCOPES[name]) for name in ("openid", "profile", "email")]
+    assert listed_scopes(consent) == offered
+    assert client.post(request.url, {**request.params, "allow": "Authorize"}).status_code == 302
+    assert listed_scopes(client.get("/accounts/consents/")) == offered
 
 
 def test_the_page_needs_a_signed_in_user(client):

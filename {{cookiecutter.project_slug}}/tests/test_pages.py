@@ -62,7 +62,7 @@ def test_login_page_serves_local_css_and_scripts_only_as_static_files(client):
 
 def test_the_login_page_offers_sign_up_only_when_it_is_open(client, settings):
     page = client.get("/accounts/login/").content.decode()
-    assert "Username or e-mail address" in page
+    assert "Username or email address" in page
     assert reverse("account_signup") not in page
     settings.ACCOUNT_ALLOW_SIGNUPS = True
     assert reverse("account_signup") in client.get("/accounts/login/").content.decode()

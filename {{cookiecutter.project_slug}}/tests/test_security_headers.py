@@ -50,12 +50,12 @@ def id_token(authorize, exchange):
 
 # The account pages of a signed-in user (allauth's), by URL name.
 ACCOUNT_PAGES = {
-    "e-mail addresses": "account_email",
+    "email addresses": "account_email",
     "password change": "account_change_password",
     "re-authentication": "account_reauthenticate",
     "two-factor authentication": "mfa_index",
     "authenticator app": "mfa_activate_totp",
-    "security key": "mfa_add_webauthn",
+    "passkey": "mfa_add_webauthn",
     "sessions": "usersessions_list",
 }
 

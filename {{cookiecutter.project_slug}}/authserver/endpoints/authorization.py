@@ -60,6 +60,7 @@ from ..authentication_context import Shortfall
 from ..consent import about_client
 from ..csp import allow_form_action
 from ..parameters import has_nul
+from ..scopes import describe_scopes
 from ..view_policy import PRIVATE_PAGE, declare
 
 # The consent page's form (templates/oauth2_provider/authorize.html) carries this field, and its
@@ -421,6 +422,9 @@ class AuthorizationView(oauth2_views.AuthorizationView):
         # The consent form's answer redirects to the client (a validated redirect URI by now).
         allow_form_action(self.request, kwargs.get("redirect_uri"))
         context = super().get_context_data(**kwargs)
+        if "scopes" in kwargs:
+            # In the server's order, as the consents page lists them, not the client's.
+            context["scopes_descriptions"] = describe_scopes(kwargs["scopes"])
         application = context.get("application")
         if application is not None:
             # The page shows more than the client's self-chosen name (RFC 6749 §10.2, RFC 7591 §5).

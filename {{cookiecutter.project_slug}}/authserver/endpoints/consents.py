@@ -11,10 +11,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
-from oauth2_provider.scopes import get_scopes_backend
 
 from ..consent import withdraw_consent
 from ..parameters import has_nul
+from ..scopes import describe_scopes
 from ..view_policy import PRIVATE_PAGE, declare
 
 
@@ -24,12 +24,11 @@ class ConsentsView(View):
     """The clients the signed-in user allowed, each with a form to withdraw."""
 
     def get(self, request):
-        descriptions = get_scopes_backend().get_all_scopes()
         consents = [
             {
                 "application": consent.application,
                 "granted_at": consent.granted_at,
-                "scopes": [descriptions.get(scope, scope) for scope in consent.scope.split()],
+                "scopes": describe_scopes(consent.scope.split()),
             }
             for consent in request.user.consents.select_related("application").order_by("application__name")
         ]

@@ -33,6 +33,7 @@ from ..device_codes import generate_user_code, user_code_from
 from ..issuer import endpoint_url
 from ..parameters import check_body_only, check_parameter_limits
 from ..resources import check_resources
+from ..scopes import describe_scopes
 from ..view_policy import OAUTH_ENDPOINT, PRIVATE_PAGE, Throttle, declare
 from .authorization import second_factor_response
 
@@ -71,6 +72,8 @@ class DeviceConfirmView(oauth2_views.DeviceConfirmView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        # In the server's order, as the consent and consents pages list them.
+        context["scopes_descriptions"] = describe_scopes(context["scopes"])
         # More than the client's self-chosen name (consent.about_client); a device has no redirect.
         context["about_client"] = about_client(context["application"])
         return context

@@ -396,7 +396,7 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth.Application"
 OIDC_SCOPES = {
     "openid": "Sign you in with your account",
     "profile": "See your name and username",
-    "email": "See your e-mail address",
+    "email": "See your email address",
 }
 # The scopes this project was baked with, used when .env names none.
 SAMPLE_SCOPES = "{{ cookiecutter.oauth_scopes }}"
