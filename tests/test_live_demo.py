@@ -8,63 +8,10 @@ import re
 
 import pytest
 
-from .live import ARTIFACTS
+from .live import check_accessibility, check_visible_focus, shot
 from .support import free_port, running_server, runserver_command
 
 pytestmark = pytest.mark.slow
-
-# WCAG 2.2 §1.4.3: the contrast ratio of text (and of a button's label) to its background.
-MINIMUM_CONTRAST = 4.5
-ACCESSIBILITY_PROBE = """() => {
-  const rgb = (value) => (value.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
-  const luminance = ([r, g, b]) => {
-    const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
-  };
-  const background = (element) => {
-    for (let node = element; node; node = node.parentElement) {
-      const color = rgb(getComputedStyle(node).backgroundColor);
-      if (color.length < 4 || color[3] > 0) return color;
-    }
-    return [255, 255, 255];
-  };
-  const contrast = (element) => {
-    const [a, b] = [luminance(rgb(getComputedStyle(element).color)), luminance(background(element))];
-    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-  };
-  const texts = [...document.querySelectorAll("h1, h2, h3, p, li, a, button, label, th, td, dt, dd, code, pre")]
-    .filter((element) => element.offsetParent !== null && element.textContent.trim());
-  const controls = [...document.querySelectorAll("input:not([type=hidden]), select, textarea")];
-  return {
-    h1: document.querySelectorAll("h1").length,
-    title: document.title,
-    unlabelled: controls.filter((control) => !control.labels?.length && !control.getAttribute("aria-label")).map((control) => control.name),
-    lowContrast: texts.filter((element) => contrast(element) < 4.5).map((element) => `${element.tagName}: ${element.textContent.trim().slice(0, 40)} (${contrast(element).toFixed(2)})`),
-    horizontalScroll: document.documentElement.scrollWidth > document.documentElement.clientWidth
-      ? [...document.querySelectorAll("body *")].filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth)
-          .map((element) => `${element.tagName}#${element.id}.${element.className}`)
-      : [],
-  };
-}"""
-
-
-def check_accessibility(page, name):
-    """One h1, a title, every control labelled, readable contrast, no horizontal scroll at phone width."""
-    found = page.evaluate(ACCESSIBILITY_PROBE)
-    assert found["h1"] == 1, name
-    assert found["title"], name
-    assert found["unlabelled"] == [], name
-    assert found["lowContrast"] == [], name
-    assert found["horizontalScroll"] == [], name
-
-
-def check_visible_focus(page):
-    """A keyboard user sees where the focus is: the focused control gets an outline."""
-    page.keyboard.press("Tab")
-    outline = page.evaluate(
-        "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
-    )
-    assert outline[0] != "none" and outline[1] != "0px"
 
 
 @pytest.fixture
@@ -73,11 +20,6 @@ def phone(chromium):
     context = chromium.new_context(viewport={"width": 390, "height": 844})
     yield context.new_page()
     context.close()
-
-
-def shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
 def test_the_live_server_is_not_on_port_8000(live_server):
