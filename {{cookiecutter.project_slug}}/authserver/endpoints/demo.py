@@ -169,7 +169,8 @@ def shown_claims(claims):
     return [
         {
             "name": name,
-            "value": value,
+            # As JSON has it (["pwd"], true), strings as they are.
+            "value": value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
             "moment": moment(value, now)
             if name in TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool)
             else None,
