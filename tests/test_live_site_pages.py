@@ -199,6 +199,7 @@ def check_device_pages(page, width, live_server, client_id):
     looked_at(page, "device-allow", width)
     allow.click()
     page.get_by_role("heading", name="Device connected").wait_for()
+    assert page.locator("#next-step").get_attribute("href") == "/o/device/"
     looked_at(page, "device-connected", width)
 
 
