@@ -164,7 +164,7 @@ def moment(seconds, now):
 
 
 def shown_claims(claims):
-    """The ID token's claims, each time claim with its moment besides its raw value."""
+    """The ID token's claims, each time claim with its moment beside its raw value."""
     now = datetime.now(UTC)
     return [
         {
