@@ -264,3 +264,18 @@ def sign_in_to_consent(page, live_server, web_client, env_values, screenshots=Fa
     if screenshots:
         page.screenshot(path=ARTIFACTS / "consent.png", full_page=True)
     return redirect_uri, state
+
+
+def check_visible_focus(page):
+    """A keyboard user sees where the focus is: the focused control gets an outline."""
+    page.keyboard.press("Tab")
+    outline = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
+    )
+    assert outline[0] != "none" and outline[1] != "0px"
+
+
+def shot(page, name):
+    """A full-page screenshot in test-artifacts/, to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)

@@ -8,19 +8,10 @@ import re
 
 import pytest
 
-from .live import ARTIFACTS, check_accessibility
+from .live import check_accessibility, check_visible_focus, shot
 from .support import free_port, running_server, runserver_command
 
 pytestmark = pytest.mark.slow
-
-
-def check_visible_focus(page):
-    """A keyboard user sees where the focus is: the focused control gets an outline."""
-    page.keyboard.press("Tab")
-    outline = page.evaluate(
-        "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
-    )
-    assert outline[0] != "none" and outline[1] != "0px"
 
 
 @pytest.fixture
@@ -29,11 +20,6 @@ def phone(chromium):
     context = chromium.new_context(viewport={"width": 390, "height": 844})
     yield context.new_page()
     context.close()
-
-
-def shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
 def test_the_live_server_is_not_on_port_8000(live_server):

@@ -8,6 +8,10 @@ client (the consent page to the redirect URI, the logout page to the post-logout
 browsers check form-action on those redirects too (CSP Level 3 §6.3.1): the views that render
 such forms call allow_form_action() with the URI they were asked to redirect to, once it is
 known to be registered for the client. middleware/security_headers.py sends the header.
+
+At DEBUG only, Django's own error pages (the technical 404 and 500, which style themselves with
+inline <style> blocks) may use inline styles, so that they are readable; no other page, and never
+with DEBUG off (production), gets that.
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +21,10 @@ from django.urls import reverse
 from oauth2_provider.models import get_application_model
 
 from .parameters import has_nul
+
+# What Django's technical error pages (django/views/templates/technical_404.html, technical_500.html)
+# carry in their <head>, and no page of this site does.
+TECHNICAL_PAGE_MARK = b'<meta name="robots" content="NONE,NOARCHIVE">'
 
 # Characters that would end a source expression or a directive.
 POLICY_SYNTAX = set(" ;,'\"\t\r\n")
@@ -46,8 +54,21 @@ def registered_redirect_uri(authorization_url):
     return redirect_uri if application.redirect_uri_allowed(redirect_uri) else None
 
 
-def content_security_policy(request, policy):
+def is_technical_error_page(response):
+    """Whether `response` is Django's DEBUG page for an error (never with DEBUG off)."""
+    return (
+        settings.DEBUG
+        and response.status_code >= 400
+        and not getattr(response, "streaming", False)
+        and response.get("Content-Type", "").startswith("text/html")
+        and TECHNICAL_PAGE_MARK in response.content[:1000]
+    )
+
+
+def content_security_policy(request, policy, inline_styles=False):
     directives = {name: list(sources) for name, sources in settings.CONTENT_SECURITY_POLICY.items()}
+    if inline_styles:
+        directives["style-src"] = [*directives.get("style-src", directives["default-src"]), "'unsafe-inline'"]
     if policy.data_images:
         directives["img-src"] = [*directives.get("img-src", directives["default-src"]), "data:"]
     directives["form-action"] = [

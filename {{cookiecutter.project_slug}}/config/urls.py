@@ -29,6 +29,9 @@ urlpatterns = [
     # Your own apps' URLs here; declare each view's policy (docs/layout.md).
 ]
 
+# Error pages with a next step (authserver/errors.py); CSRF_FAILURE_VIEW in settings is the CSRF check's.
 handler400 = "authserver.errors.bad_request"
+handler403 = "authserver.errors.permission_denied"
+handler404 = "authserver.errors.page_not_found"
 # 503, not 500, while the database is unreachable: docs/operations.md.
 handler500 = "authserver.middleware.outages.server_error"

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import secrets
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 import requests
@@ -30,6 +31,7 @@ from django.core import signing
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.timesince import timesince, timeuntil
 from django.views.decorators.http import require_GET, require_POST
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -44,6 +46,8 @@ PENDING = "demo_pending"
 RESULT = "demo_result"
 LOGOUT_SALT = "demo-logout"
 SECRET_FIELDS = ("access_token", "refresh_token", "id_token")
+# The claims that are times, in seconds since the epoch (RFC 7519 §4.1.4-4.1.6, OIDC Core §2, §5.1).
+TIME_CLAIMS = {"exp", "nbf", "iat", "auth_time", "updated_at"}
 
 
 class DemoError(Exception):
@@ -143,6 +147,38 @@ def as_json(value):
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def moment(seconds, now):
+    """An epoch time as people read it: "2026-12-07 23:10:05 UTC (in 5 minutes)", and in ISO 8601."""
+    try:
+        when = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        # Beyond the dates Python can show: the raw value alone.
+        return None
+    if when > now:
+        relative = f"in {timeuntil(when, now, depth=1)}"
+    elif (now - when).total_seconds() < 60:
+        relative = "just now"
+    else:
+        relative = f"{timesince(when, now, depth=1)} ago"
+    return {"text": f"{when:%Y-%m-%d %H:%M:%S} UTC ({relative})", "iso": when.isoformat()}
+
+
+def shown_claims(claims):
+    """The ID token's claims, each time claim with its moment beside its raw value."""
+    now = datetime.now(UTC)
+    return [
+        {
+            "name": name,
+            # As JSON has it (["pwd"], true), strings as they are.
+            "value": value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+            "moment": moment(value, now)
+            if name in TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool)
+            else None,
+        }
+        for name, value in claims.items()
+    ]
+
+
 def fingerprint(token):
     """A short, one-way name for a token: tells two apart without showing either."""
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:12] if token else ""
@@ -237,6 +273,7 @@ def home(request):
     }
     if result:
         context["shown"] = {
+            "id_token_claims": shown_claims(result["id_token_claims"]),
             "id_token_header": as_json(result["id_token_header"]),
             "userinfo": as_json(result["userinfo"][1]),
             "resource": as_json(result["resource"][1]),

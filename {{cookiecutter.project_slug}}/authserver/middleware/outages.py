@@ -26,9 +26,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
-from django.views import defaults
 
-from ..errors import oauth_error, speaks_json
+from ..errors import oauth_error, server_failed, speaks_json
 
 logger = logging.getLogger(__name__)
 
@@ -90,4 +89,4 @@ def server_error(request):
     error = sys.exc_info()[1]
     if isinstance(error, DATABASE_ERRORS):
         return service_unavailable(request, error)
-    return defaults.server_error(request)
+    return server_failed()

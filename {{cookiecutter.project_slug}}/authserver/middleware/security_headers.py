@@ -8,9 +8,11 @@ every redirect that carries a credential.
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.http.multipartparser import MultiPartParserError
 from django.utils.cache import patch_cache_control
 
-from ..csp import allow_form_action, content_security_policy, registered_redirect_uri
+from ..csp import allow_form_action, content_security_policy, is_technical_error_page, registered_redirect_uri
 from ..view_policy import policy_of_request
 
 
@@ -24,10 +26,21 @@ class ContentSecurityPolicyMiddleware:
         if policy.form_action_to_next:
             # Signing in (or again, or a second factor) may lead straight on to the client, through
             # the authorization request it came from (a client that skips the consent page).
-            next_url = request.GET.get(REDIRECT_FIELD_NAME) or request.POST.get(REDIRECT_FIELD_NAME)
-            allow_form_action(request, registered_redirect_uri(next_url))
-        response.headers.setdefault("Content-Security-Policy", content_security_policy(request, policy))
+            allow_form_action(request, registered_redirect_uri(next_url_of(request)))
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            content_security_policy(request, policy, inline_styles=is_technical_error_page(response)),
+        )
         return response
+
+
+def next_url_of(request):
+    """The `next` a sign-in page was given, or None where the request cannot be read (its answer is
+    then the 400 page, which must carry the policy too)."""
+    try:
+        return request.GET.get(REDIRECT_FIELD_NAME) or request.POST.get(REDIRECT_FIELD_NAME)
+    except (SuspiciousOperation, BadRequest, MultiPartParserError):
+        return None
 
 
 # The parameters that carry a code or a token in a redirect: no cache on the way and no browser

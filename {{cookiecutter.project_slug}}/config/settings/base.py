@@ -168,6 +168,9 @@ AUTH_PASSWORD_VALIDATORS = [
 MIDDLEWARE = [
     # First, so that every log line of the request, and every response, carries its id.
     "authserver.middleware.request_logging.RequestIDMiddleware",
+    # Next, so that every answer carries the Content-Security-Policy, the error pages of a request
+    # refused before any view (a Host not allowed, a CSRF check that fails) included.
+    "authserver.middleware.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -178,7 +181,6 @@ MIDDLEWARE = [
     # allauth's sign-in stages, and the list of each user's sessions (the "Sessions" page).
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
-    "authserver.middleware.security_headers.ContentSecurityPolicyMiddleware",
     "authserver.middleware.security_headers.NoStoreMiddleware",
     "authserver.middleware.json_errors.JSONErrorsMiddleware",
     "authserver.middleware.throttling.BruteForceThrottleMiddleware",
@@ -224,6 +226,8 @@ SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 60 * 60)
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# A form whose CSRF check fails gets a page that says what to do next (authserver/errors.py).
+CSRF_FAILURE_VIEW = "authserver.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
