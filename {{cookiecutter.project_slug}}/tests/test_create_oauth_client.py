@@ -8,7 +8,17 @@ import subprocess
 import pytest
 from django.core.management import CommandError, call_command, load_command_class
 
-from .support import DEMO_REDIRECT_URI, AuthorizationRequest, Credentials, query_of, verify_id_token
+from .support import (
+    DEMO_REDIRECT_URI,
+    PASSWORD,
+    AuthorizationRequest,
+    Credentials,
+    enter_user_code,
+    poll_for_device_token,
+    query_of,
+    start_device_flow,
+    verify_id_token,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -296,3 +306,18 @@ def test_help_shows_a_working_command_for_each_kind_of_client(application_model,
         (public, application_model.GRANT_DEVICE_CODE, ""),
         (confidential, application_model.GRANT_CLIENT_CREDENTIALS, ""),
     }
+
+
+def test_a_device_client_with_openid_reads_its_users_claims(client, user, capsys):
+    """--help's device example: allowed openid, the device's token reads UserInfo for its user."""
+    credentials, _ = create(capsys, "--name=TV", "--grant=device-code", "--public", "--scope=openid read")
+    tv = credentials["client_id"]
+    codes = start_device_flow(client, client_id=tv, scope="openid read").json()
+    client.login(username=user.username, password=PASSWORD)
+    entered = enter_user_code(client, codes["user_code"])
+    assert client.post(entered["Location"], {"action": "accept"}).status_code == 302
+    tokens = poll_for_device_token(client, codes["device_code"], client_id=tv)
+    assert tokens.status_code == 200, tokens.content
+    bearer = f"Bearer {tokens.json()['access_token']}"
+    claims = client.get("/o/userinfo/", HTTP_AUTHORIZATION=bearer)
+    assert (claims.status_code, claims.json()["sub"]) == (200, str(user.sub))
