@@ -18,6 +18,7 @@ project's own settings relax nothing.
 import asyncio
 import contextlib
 import json
+import re
 import secrets
 import ssl
 import subprocess
@@ -617,6 +618,44 @@ def test_an_unknown_resource_is_invalid_target(issuer, mcp_env):
     form = {"grant_type": "client_credentials", "scope": "read", "resource": "https://unknown.example.com/"}
     answer = checked().post(f"{issuer}/o/token/", data=form, auth=credentials)
     assert (answer.status_code, answer.json()["error"]) == (400, "invalid_target")
+
+
+def test_a_resource_server_made_by_its_command_alone_learns_about_the_tokens_bound_to_it(
+    mcp_project, issuer, mcp_env
+):
+    """docs/mcp.md's one step: `create_resource_server`, with its URL in no OAUTH_RESOURCES and no
+    admin edit, makes the URL a resource clients get tokens for (RFC 8707 §2) and gives the resource
+    server introspection credentials that see those tokens, and not a token bound to another
+    resource (RFC 7662 §4)."""
+    url = f"http://127.0.0.1:{free_port()}/orders-mcp"
+    credentials = (mcp_env["OAUTH_M2M_CLIENT_ID"], mcp_env["OAUTH_M2M_CLIENT_SECRET"])
+
+    def token_request(resource):
+        form = {"grant_type": "client_credentials", "scope": "read", "resource": resource}
+        return checked().post(f"{issuer}/o/token/", data=form, auth=credentials)
+
+    assert token_request(url).json()["error"] == "invalid_target"
+    # As on a server: the command reads the issuer the server is configured with.
+    command = ("create_resource_server", "--name", "Orders MCP", "--url", url)
+    out = venv_manage(mcp_project, *command, OAUTH_ISSUER=issuer).stdout
+    printed = dict(re.findall(r"^([a-z_]+)=(\S+)$", out, re.M))
+    assert (printed["issuer"], printed["resource"]) == (issuer, url)
+
+    def introspect(token):
+        answer = checked().post(
+            printed["introspection_endpoint"],
+            data={"token": token},
+            auth=(printed["client_id"], printed["client_secret"]),
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    bound_to_it = token_request(url)
+    assert bound_to_it.status_code == 200, bound_to_it.text
+    answer = introspect(bound_to_it.json()["access_token"])
+    assert (answer["active"], answer["aud"]) == (True, [url])
+    bound_elsewhere = token_request(f"{issuer}/api/me/").json()["access_token"]
+    assert introspect(bound_elsewhere) == {"active": False}
 
 
 def register(issuer, **metadata):

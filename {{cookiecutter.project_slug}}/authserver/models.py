@@ -79,17 +79,41 @@ class Application(AbstractApplication):
         return set(self.allowed_scopes.split()) or set(oauth2_settings.DEFAULT_SCOPES)
 
     def clean(self):
-        # Imported here: DOT's validator module loads the application model when imported.
-        from oauth2_provider.oauth2_validators import is_valid_resource_uri
-
         super().clean()
         unknown = set(self.allowed_scopes.split()) - set(get_scopes_backend().get_all_scopes())
         if unknown:
             raise ValidationError({"allowed_scopes": f"Unknown scopes: {', '.join(sorted(unknown))}."})
-        invalid = [uri for uri in self.resource_uris.split() if not is_valid_resource_uri(uri)]
+        self.clean_resource_uris()
+
+    def clean_resource_uris(self):
+        """RFC 8707 §2: each an absolute URI without a fragment, on https, or http on a loopback
+        address where the settings allow http redirect URIs (local settings), as a redirect URI
+        (registration.is_loopback_or_https); and each served by one resource server only, which
+        alone learns about the tokens bound to it (introspection.py)."""
+        # Imported here: DOT's validator module, and the registration endpoint's, load this model.
+        from oauth2_provider.oauth2_validators import is_valid_resource_uri
+
+        from .endpoints.registration import is_loopback_or_https
+
+        uris = self.resource_uris.split()
+        invalid = [uri for uri in uris if not (is_valid_resource_uri(uri) and is_loopback_or_https(uri))]
         if invalid:
-            message = f"Not absolute URIs with a host (RFC 8707 §2): {', '.join(invalid)}."
+            message = (
+                f"Not an absolute https URI without a fragment (RFC 8707 §2), nor http on a loopback address "
+                f"where these settings allow http: {', '.join(invalid)}."
+            )
             raise ValidationError({"resource_uris": message})
+        if not self.is_resource_server:
+            return
+        others = type(self).objects.filter(is_resource_server=True).exclude(pk=self.pk)
+        for other in others.exclude(resource_uris=""):
+            taken = [uri for uri in uris if uri in other.resource_uris.split()]
+            if taken:
+                message = (
+                    f"{', '.join(taken)} is already served by the resource server {other.name or other.client_id!r} "
+                    f"(client_id {other.client_id}): change or delete that one first."
+                )
+                raise ValidationError({"resource_uris": message})
 
 
 class Consent(models.Model):
