@@ -82,9 +82,13 @@ def template_source(context: dict) -> str | None:
         return TEMPLATE_ABBREVIATIONS[prefix].format(rest)
     if "://" in template or template.startswith("git@"):
         return template
-    # A local template, named relative to where cookiecutter ran; that is the output folder's
-    # parent unless --output-dir was given.
-    for candidate in (Path(template), Path(context["_output_dir"]) / template):
+    # A local template: cookiecutter's own absolute path to it (_repo_dir), else the name given,
+    # relative to where cookiecutter ran, which is the output folder's parent unless --output-dir
+    # was given (the hook runs in the project folder and cannot see where that was).
+    candidates = [Path(template), Path(context["_output_dir"]) / template]
+    if context.get("_repo_dir"):
+        candidates.insert(0, Path(context["_repo_dir"]))
+    for candidate in candidates:
         if (candidate / "cookiecutter.json").is_file():
             return str(candidate.resolve())
     return None

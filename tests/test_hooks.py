@@ -626,6 +626,20 @@ def test_template_source_finds_a_relative_path_from_the_output_folder(tmp_path):
     assert post.template_source({**context, "_template": "../elsewhere"}) is None
 
 
+def test_template_source_is_cookiecutters_own_path_to_a_local_template(tmp_path):
+    """`cookiecutter -o elsewhere .`: "." names the template from a folder the hook cannot see,
+    and cookiecutter's _repo_dir is its absolute path."""
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "cookiecutter.json").write_text("{}", encoding="utf-8")
+    context = {
+        "_template": ".",
+        "_output_dir": str(tmp_path / "out"),
+        "_repo_dir": str(tmp_path / "template"),
+    }
+
+    assert post.template_source(context) == str(tmp_path / "template")
+
+
 def test_write_cruft_file_records_the_template_commit_and_answers(tmp_path):
     head = run(["git", "rev-parse", "HEAD"], cwd=TEMPLATE_DIR).stdout.strip()
 
