@@ -212,32 +212,38 @@ def api_me(traffic, session, base_url, access_token):
     return traffic.request(session, "GET", f"{base_url}/api/me/", {200}, headers=headers).json()
 
 
-def sign_in_until_done(traffic, browser, base_url, clients, stop):
-    """Sign in the browser; while the cache is down sign-ins fail closed (503): try again."""
-    while not stop.is_set():
-        try:
-            page = traffic.request(browser, "GET", f"{base_url}/accounts/login/", {200}, json_body=False)
-            signed_in = submit(
-                browser,
-                page,
-                login=clients.values["DJANGO_SUPERUSER_USERNAME"],
-                password=clients.values["DJANGO_SUPERUSER_PASSWORD"],
-                allow_redirects=False,
-            )
-            traffic.answers.append((time.monotonic(), "/accounts/login/", signed_in.status_code))
-            if signed_in.status_code == 302:
-                return
-            if signed_in.status_code != 503:
-                traffic.wrong.append(("/accounts/login/", signed_in.status_code, {}, signed_in.text[:500]))
-        except (Unavailable, *DROPPED):
-            pass
-        time.sleep(0.2)
+def sign_in(browser, base_url, clients):
+    """The server's answer to the admin user's sign-in: the sign-in page's, when it is not a 200."""
+    page = browser.get(f"{base_url}/accounts/login/", timeout=REQUEST_TIMEOUT)
+    if page.status_code != 200:
+        return page
+    return submit(
+        browser,
+        page,
+        login=clients.values["DJANGO_SUPERUSER_USERNAME"],
+        password=clients.values["DJANGO_SUPERUSER_PASSWORD"],
+        allow_redirects=False,
+    )
 
 
-def user_load(traffic, ledger, base_url, clients, stop):
-    """A browser running code flows, each refreshed twice, each token used at /api/me/."""
+def signed_in_browser(base_url, clients):
     browser = requests.Session()
-    sign_in_until_done(traffic, browser, base_url, clients, stop)
+    answer = sign_in(browser, base_url, clients)
+    assert answer.status_code == 302, (answer.status_code, answer.text[:500])
+    return browser
+
+
+def assert_sign_in_fails_closed(base_url, clients):
+    """A sign-in while PostgreSQL or Redis is out gets a 503 page that says when to try again.
+    One attempt, as a person makes: a load retrying sign-ins would meet the sign-in rate limit."""
+    answer = sign_in(requests.Session(), base_url, clients)
+    assert answer.status_code == 503, (answer.status_code, answer.text[:500])
+    assert answer.headers["Retry-After"].isdigit(), answer.headers
+    assert answer.headers["Content-Type"].startswith("text/html"), answer.headers
+
+
+def user_load(traffic, ledger, base_url, clients, browser, stop):
+    """A signed-in browser running code flows, each refreshed twice, each token used at /api/me/."""
     while not stop.is_set():
         params, verifier = authorization_params(clients.values)
         try:
@@ -437,7 +443,10 @@ def test_outages_of_postgresql_and_redis_and_a_killed_worker_cost_no_500_and_no_
         ) as base_url,
         ThreadPoolExecutor(5) as pool,
     ):
-        load = [pool.submit(user_load, traffic, ledger, base_url, clients, stop) for _ in range(3)]
+        browsers = [signed_in_browser(base_url, clients) for _ in range(3)]
+        load = [
+            pool.submit(user_load, traffic, ledger, base_url, clients, browser, stop) for browser in browsers
+        ]
         load += [pool.submit(machine_load, traffic, ledger, base_url, clients, stop) for _ in range(2)]
         try:
             time.sleep(2)
@@ -451,12 +460,14 @@ def test_outages_of_postgresql_and_redis_and_a_killed_worker_cost_no_500_and_no_
                     proxy.cut()
                 body = wait_for_readiness(base_url, 503)
                 assert {check for check in ("cache", "database") if body[check] != "ok"} == failing, body
+                assert_sign_in_fails_closed(base_url, clients)
                 time.sleep(OUTAGE_SECONDS)
                 for proxy in cut:
                     proxy.restore()
                 restored = time.monotonic()
                 wait_for_readiness(base_url, 200, seconds=HEAL_SECONDS)
                 time.sleep(HEAL_SECONDS + 2)
+                assert sign_in(requests.Session(), base_url, clients).status_code == 302
                 calm.append((restored + HEAL_SECONDS, time.monotonic()))
             # A worker killed mid-request: the master replaces it; nothing it did is half-stored.
             os.kill(workers_of(int(pid_file.read_text()))[0], signal.SIGKILL)
