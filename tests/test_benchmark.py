@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,65 @@ def test_a_variant_is_compared_with_the_defaults_of_its_database_and_row():
     assert by_id["sqlite-api-me"]["ratio_to_reference"] == 2.4
     assert by_id["sqlite-api-me"]["ratio_to_default"] is None
     assert by_id["sqlite-no-cache-api-me"]["ratio_to_default"] == 0.333
+
+
+# What the peers' driver must measure here: ours, and each peer whose module is in the checkout
+# (node-oidc-provider also needs node and npm).
+PEER_MODULES = {
+    "peers.allauth_provider": (),
+    "peers.authlib_server": (),
+    "peers.node_oidc_provider": ("node", "npm"),
+}
+
+
+def test_the_peers_benchmark_measures_ours_and_every_peer_without_a_failed_answer(tmp_path):
+    """benchmarks/peer_comparison.py, tiny durations, ours on SQLite: every row measured, 0 non-2xx, ratios."""
+    if not shutil.which("wrk"):
+        pytest.skip("SKIPPED LOUDLY: wrk is not installed (.ci/run installs Debian's package)")
+    expected = {"peers.ours"}
+    for module, programs in PEER_MODULES.items():
+        source = TEMPLATE_DIR / "benchmarks" / (module.replace(".", "/") + ".py")
+        missing = [program for program in programs if not shutil.which(program)]
+        if source.is_file() and not missing:
+            expected.add(module)
+        elif source.is_file():
+            warnings.warn(f"SKIPPED LOUDLY: {module} is not measured here, {missing} missing", stacklevel=1)
+    results_path = tmp_path / "peers.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/peer_comparison.py",
+            "--seconds=1",
+            "--warmup=1",
+            "--rounds=1",
+            # django-allauth's default PBKDF2 answers a few token requests a second at most.
+            "--slow-row-seconds=10",
+            "--databases",
+            "sqlite",
+            f"--json={results_path}",
+        ],
+        cwd=TEMPLATE_DIR,
+        check=True,
+        timeout=900,
+    )
+    results = json.loads(results_path.read_text())
+    rows = results["rows"]
+    assert {row["module"] for row in rows} == expected, results["skipped"]
+    for module in expected:
+        for key in {row["key"] for row in rows if row["module"] == module}:
+            assert {row["kind"] for row in rows if row["key"] == key} == {
+                "client-credentials",
+                "introspection",
+                "resource",
+            }
+    for row in rows:
+        assert row["requests"] > 0, row
+        assert row["non_2xx"] == 0, row
+        assert row["socket_errors"] == 0, row
+        assert row["cpu_ms_per_request"] > 0, row
+        if row["module"] != "peers.ours":
+            assert row["ours_per_peer"]["sqlite"] > 0, row
+    assert {row["key"] for row in rows} >= {"ours-sqlite", "allauth-default-hasher", "allauth-ours-hasher"}
+    for server in results["servers"]:
+        assert server["workers"], server
+        assert all(worker["rss_mb"] > 0 for worker in server["workers"]), server
