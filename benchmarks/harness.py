@@ -13,6 +13,7 @@ import contextlib
 import http.client
 import json
 import os
+import platform
 import secrets
 import socket
 import statistics
@@ -33,6 +34,17 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 BIN_DIR = Path(sys.executable).parent
 CORES = os.cpu_count() or 1
+
+
+def machine_facts(load_average_before):
+    """What a run's figures depend on: the machine, and how busy it was before and after."""
+    return {
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_before": load_average_before,
+        "load_average_after": os.getloadavg(),
+    }
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ import contextlib
 import importlib
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import peers.ours
 import throughput
+from harness import machine_facts
 
 KINDS = {
     "client-credentials": "client-credentials token",
@@ -292,13 +292,7 @@ def run(arguments):
         ]
         add_ratios(rows)
         summary = {
-            "machine": {
-                "cores": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "load_average_before": load_before,
-                "load_average_after": os.getloadavg(),
-            },
+            "machine": machine_facts(load_before),
             "wrk": {
                 "threads": arguments.threads,
                 "connections": arguments.connections,

@@ -31,7 +31,6 @@ import base64
 import contextlib
 import json
 import os
-import platform
 import runpy
 import secrets
 import shutil
@@ -46,7 +45,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from harness import free_port, read_env_file
+from harness import free_port, machine_facts, read_env_file
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -831,13 +830,7 @@ def run(arguments):
         add_ratios(bench.rows)
         workers, threads = server_shape(project, env)
         results = {
-            "machine": {
-                "cores": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "load_average_before": load_before,
-                "load_average_after": os.getloadavg(),
-            },
+            "machine": machine_facts(load_before),
             "wrk": {
                 "threads": arguments.threads,
                 "connections": arguments.connections,

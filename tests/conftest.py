@@ -23,9 +23,12 @@ from .support import (
 )
 
 # Option combinations baked once per session. Each one exercises a different part of the
-# templating: a custom slug and zone, scopes with punctuation, characters that need escaping.
+# templating: a custom slug and zone, scopes with punctuation, characters that need escaping. The
+# two switches come in all four combinations (mcp_ready n/y × api_framework none/drf), each
+# combination in one set, so that each runs the generated suite once.
 OPTION_SETS = {
     "defaults": {},
+    # With the sample API on Django REST framework and registration off.
     "custom": {
         "project_name": "Acme Identity",
         "project_slug": "acme_identity",
@@ -34,18 +37,17 @@ OPTION_SETS = {
         "oauth_scopes": "orders:read=See your orders,orders:write=Place orders,profile.avatar=Use your avatar",
         "superuser_username": "root@acme.test",
         "superuser_email": "root@acme.test",
+        "api_framework": "drf",
     },
+    # With client registration open to MCP clients and agents (RFC 7591), on plain Django views.
     "awkward_text": {
         "project_name": "Bob's Auth & Co <beta>",
         "project_slug": "bobs_auth",
         "description": "Apostrophes ' and {curly} braces, unicode: é, ü, 東京",
         "author_name": "Zoë O'Brien",
         "oauth_scopes": "api=Use the API on your behalf,reports=See reports you've made",
+        "mcp_ready": "y",
     },
-    # Client registration open to MCP clients and agents (RFC 7591).
-    "mcp_ready": {"mcp_ready": "y"},
-    # The sample API written with Django REST framework instead of plain Django views.
-    "drf": {"api_framework": "drf"},
     # Both: registration and metadata documents, with the sample API on REST framework.
     "mcp_ready_drf": {"mcp_ready": "y", "api_framework": "drf"},
 }

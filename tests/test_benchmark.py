@@ -1,7 +1,7 @@
 """
-A smoke run of the benchmark (benchmarks/throughput.py), so that it keeps working: tiny
-durations, SQLite only. Its figures mean nothing here; every row must have been measured,
-with no failed answer.
+Smoke runs of the benchmarks (benchmarks/throughput.py, benchmarks/peer_comparison.py), so that
+they keep working: tiny durations, SQLite only. Their figures mean nothing here; every row must
+have been measured, with no failed answer.
 """
 
 import argparse
@@ -33,17 +33,18 @@ ROWS = {
 }
 
 
-def test_the_benchmark_measures_every_row_without_a_failed_answer(tmp_path):
+def run_benchmark(script, tmp_path, *arguments):
+    """The script's --json results, after a run with tiny durations on SQLite."""
     if not shutil.which("wrk"):
         pytest.skip("SKIPPED LOUDLY: wrk is not installed (.ci/run installs Debian's package)")
     results_path = tmp_path / "results.json"
     subprocess.run(
         [
             sys.executable,
-            "benchmarks/throughput.py",
+            f"benchmarks/{script}",
             "--seconds=1",
             "--warmup=1",
-            "--soak-seconds=1",
+            *arguments,
             "--databases",
             "sqlite",
             f"--json={results_path}",
@@ -52,20 +53,28 @@ def test_the_benchmark_measures_every_row_without_a_failed_answer(tmp_path):
         check=True,
         timeout=900,
     )
-    results = json.loads(results_path.read_text())
-    rows = {row["id"]: row for row in results["rows"]}
-    assert set(rows) == ROWS
-    for row in rows.values():
+    return json.loads(results_path.read_text())
+
+
+def assert_every_row_answered_and_every_server_measured(rows, servers):
+    for row in rows:
         assert row["requests"] > 0, row
         assert row["non_2xx"] == 0, row
         assert row["socket_errors"] == 0, row
-        assert row["one_time_bodies_exhausted"] == 0, row
+    for server in servers:
+        assert server["workers"], server
+        assert all(worker["rss_mb"] > 0 for worker in server["workers"]), server
+
+
+def test_the_benchmark_measures_every_row_without_a_failed_answer(tmp_path):
+    results = run_benchmark("throughput.py", tmp_path, "--soak-seconds=1")
+    rows = {row["id"]: row for row in results["rows"]}
+    assert set(rows) == ROWS
+    assert_every_row_answered_and_every_server_measured(rows.values(), results["servers"])
+    assert all(row["one_time_bodies_exhausted"] == 0 for row in rows.values()), rows
     assert rows["ceiling-bare"]["ratio_to_ceiling"] == 1
     assert rows["sqlite-api-me"]["ratio_to_reference"] > 0
     assert results["bake_seconds"] > 0
-    for server in results["servers"]:
-        assert server["workers"], server
-        assert all(worker["rss_mb"] > 0 for worker in server["workers"]), server
 
 
 def load_throughput():
@@ -130,8 +139,6 @@ PEER_MODULES = {
 
 def test_the_peers_benchmark_measures_ours_and_every_peer_without_a_failed_answer(tmp_path):
     """benchmarks/peer_comparison.py, tiny durations, ours on SQLite: every row measured, 0 non-2xx, ratios."""
-    if not shutil.which("wrk"):
-        pytest.skip("SKIPPED LOUDLY: wrk is not installed (.ci/run installs Debian's package)")
     expected = {"peers.ours"}
     for module, programs in PEER_MODULES.items():
         source = TEMPLATE_DIR / "benchmarks" / (module.replace(".", "/") + ".py")
@@ -140,25 +147,8 @@ def test_the_peers_benchmark_measures_ours_and_every_peer_without_a_failed_answe
             expected.add(module)
         elif source.is_file():
             warnings.warn(f"SKIPPED LOUDLY: {module} is not measured here, {missing} missing", stacklevel=1)
-    results_path = tmp_path / "peers.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/peer_comparison.py",
-            "--seconds=1",
-            "--warmup=1",
-            "--rounds=1",
-            # django-allauth's default PBKDF2 answers a few token requests a second at most.
-            "--slow-row-seconds=10",
-            "--databases",
-            "sqlite",
-            f"--json={results_path}",
-        ],
-        cwd=TEMPLATE_DIR,
-        check=True,
-        timeout=900,
-    )
-    results = json.loads(results_path.read_text())
+    # django-allauth's default PBKDF2 answers a few token requests a second at most.
+    results = run_benchmark("peer_comparison.py", tmp_path, "--rounds=1", "--slow-row-seconds=3")
     rows = results["rows"]
     assert {row["module"] for row in rows} == expected, results["skipped"]
     for module in expected:
@@ -168,14 +158,9 @@ def test_the_peers_benchmark_measures_ours_and_every_peer_without_a_failed_answe
                 "introspection",
                 "resource",
             }
+    assert_every_row_answered_and_every_server_measured(rows, results["servers"])
     for row in rows:
-        assert row["requests"] > 0, row
-        assert row["non_2xx"] == 0, row
-        assert row["socket_errors"] == 0, row
         assert row["cpu_ms_per_request"] > 0, row
         if row["module"] != "peers.ours":
             assert row["ours_per_peer"]["sqlite"] > 0, row
     assert {row["key"] for row in rows} >= {"ours-sqlite", "allauth-default-hasher", "allauth-ours-hasher"}
-    for server in results["servers"]:
-        assert server["workers"], server
-        assert all(worker["rss_mb"] > 0 for worker in server["workers"]), server

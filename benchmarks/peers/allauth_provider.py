@@ -33,8 +33,8 @@ import psycopg
 import throughput
 from harness import free_port
 
-from peers import Request, Target
-from peers.validation import check, fetch_token
+from peers import Target
+from peers.validation import validated_requests
 
 PACKAGES = [
     "django>=5.2.8,<5.3",
@@ -277,28 +277,15 @@ def start(bench, work_dir, database, hasher="default"):
         port = free_port()
         name = f"django-allauth 65 OIDC provider ({WORKERS} workers x {THREADS} threads, PostgreSQL), {HASHER_TITLES[hasher]}"
         with throughput.Server(name, gunicorn_command(venv, port), root, env, "/api/me/", port) as server:
-            form = {"Content-Type": "application/x-www-form-urlencoded"}
-            token_request = Request(
-                "POST",
-                "/identity/o/api/token",
-                {**form, "Authorization": throughput.basic("m2m", credentials["m2m"])},
-                urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "read"}),
+            paths = {
+                "token": "/identity/o/api/token",
+                "introspection": "/identity/o/api/introspect",
+                "resource": "/api/me/",
+            }
+            requests = validated_requests(
+                server,
+                paths,
+                ("m2m", credentials["m2m"]),
+                ("resource-server", credentials["resource-server"]),
             )
-            resource_server = {
-                **form,
-                "Authorization": throughput.basic("resource-server", credentials["resource-server"]),
-            }
-
-            token = fetch_token(server, token_request)
-            requests = {
-                "client-credentials": token_request,
-                "introspection": Request(
-                    "POST",
-                    "/identity/o/api/introspect",
-                    resource_server,
-                    urllib.parse.urlencode({"token": token}),
-                ),
-                "resource": Request("GET", "/api/me/", {"Authorization": f"Bearer {token}"}),
-            }
-            check(server, requests)
             yield Target(name, f"allauth-{hasher}-hasher", database, server, requests)

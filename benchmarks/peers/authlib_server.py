@@ -21,14 +21,13 @@ import secrets
 import shutil
 import subprocess
 import sys
-import urllib.parse
 from pathlib import Path
 
 from harness import free_port
-from throughput import Server, basic, write_files
+from throughput import Server, write_files
 
-from peers import Request, Target
-from peers.validation import check, fetch_token
+from peers import Target
+from peers.validation import validated_requests
 
 PACKAGES = [
     "Authlib==1.9.10",
@@ -198,26 +197,11 @@ def start(bench, work_dir: Path, database: str):
         f"--bind=127.0.0.1:{port}",
         "oauth_server:app",
     ]
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    token_request = Request(
-        "POST",
-        "/oauth/token",
-        {**form, "Authorization": basic(client_id, client_secret)},
-        urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "read"}),
-    )
     name = f"Authlib 1.9 Flask server ({WORKERS} processes x {THREADS} threads, SQLite)"
     # Ready once the protected route answers, 401 without a token.
     with Server(name, command, app_dir, env, "/api/me", port) as server:
-        token = fetch_token(server, token_request)
-        requests = {
-            "client-credentials": token_request,
-            "introspection": Request(
-                "POST",
-                "/oauth/introspect",
-                {**form, "Authorization": basic(resource_server_id, resource_server_secret)},
-                urllib.parse.urlencode({"token": token}),
-            ),
-            "resource": Request("GET", "/api/me", {"Authorization": f"Bearer {token}"}),
-        }
-        check(server, requests)
+        paths = {"token": "/oauth/token", "introspection": "/oauth/introspect", "resource": "/api/me"}
+        requests = validated_requests(
+            server, paths, (client_id, client_secret), (resource_server_id, resource_server_secret)
+        )
         yield Target(name, "authlib", database, server, requests)

@@ -18,15 +18,14 @@ import os
 import secrets
 import shutil
 import subprocess
-import urllib.parse
 from pathlib import Path
 
 import redis
 from harness import free_port
-from throughput import Server, basic
+from throughput import Server
 
-from peers import Request, Target
-from peers.validation import check, fetch_token
+from peers import Target
+from peers.validation import validated_requests
 
 SOURCE = Path(__file__).with_name("node_oidc_provider")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -84,30 +83,15 @@ def start(bench, work_dir: Path, database: str):
         "RESOURCE_SERVER_ID": resource_server_id,
         "RESOURCE_SERVER_SECRET": resource_server_secret,
     }
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    token_request = Request(
-        "POST",
-        "/token",
-        {**form, "Authorization": basic(client_id, client_secret)},
-        urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "read"}),
-    )
     name = f"node-oidc-provider 9 ({WORKERS} workers, Redis)"
     try:
         command = [shutil.which("node"), "server.mjs"]
         ready_path = "/.well-known/openid-configuration"
         with Server(name, command, app_dir, env, ready_path, port) as server:
-            token = fetch_token(server, token_request)
-            requests = {
-                "client-credentials": token_request,
-                "introspection": Request(
-                    "POST",
-                    "/token/introspection",
-                    {**form, "Authorization": basic(resource_server_id, resource_server_secret)},
-                    urllib.parse.urlencode({"token": token}),
-                ),
-                "resource": Request("GET", "/resource", {"Authorization": f"Bearer {token}"}),
-            }
-            check(server, requests)
+            paths = {"token": "/token", "introspection": "/token/introspection", "resource": "/resource"}
+            requests = validated_requests(
+                server, paths, (client_id, client_secret), (resource_server_id, resource_server_secret)
+            )
             yield Target(name, "node-oidc-provider", database, server, requests)
     finally:
         delete_keys(prefix)

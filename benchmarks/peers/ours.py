@@ -9,13 +9,12 @@ The rows: client credentials at /o/token/, introspection by the seeded machine-t
 
 import contextlib
 import os
-import urllib.parse
 
 import throughput
 from harness import free_port, read_env_file
 
-from peers import Request, Target
-from peers.validation import check, fetch_token
+from peers import Target
+from peers.validation import validated_requests
 
 WORKERS, THREADS = 2, 4
 DATABASE_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL + Redis"}
@@ -47,26 +46,8 @@ def start(bench, work_dir, database):
         name = f"ours ({WORKERS} workers x {THREADS} threads, {DATABASE_TITLES[database]})"
         command = throughput.gunicorn_command(project, port)
         with throughput.Server(name, command, project, database_env, "/healthz", port) as server:
-            m2m = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Authorization": throughput.basic(
-                    values["OAUTH_M2M_CLIENT_ID"], values["OAUTH_M2M_CLIENT_SECRET"]
-                ),
-            }
-            token_request = Request(
-                "POST",
-                "/o/token/",
-                m2m,
-                urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "read"}),
-            )
-
-            token = fetch_token(server, token_request)
-            requests = {
-                "client-credentials": token_request,
-                "introspection": Request(
-                    "POST", "/o/introspect/", m2m, urllib.parse.urlencode({"token": token})
-                ),
-                "resource": Request("GET", "/api/me/", {"Authorization": f"Bearer {token}"}),
-            }
-            check(server, requests)
+            paths = {"token": "/o/token/", "introspection": "/o/introspect/", "resource": "/api/me/"}
+            # The seeded machine-to-machine client is a resource server too.
+            m2m = (values["OAUTH_M2M_CLIENT_ID"], values["OAUTH_M2M_CLIENT_SECRET"])
+            requests = validated_requests(server, paths, m2m, m2m)
             yield Target(name, f"ours-{database}", database, server, requests)

@@ -1,8 +1,11 @@
 """The checks every peer passes before it is measured, so that no row counts wrong answers as work."""
 
 import json
+import urllib.parse
 
-from throughput import http
+from throughput import basic, http
+
+from peers import Request
 
 
 def fail(server, message):
@@ -41,3 +44,30 @@ def check(server, requests):
         status, answer = http(server.port, resource.method, resource.path, headers)
         if status != 401:
             fail(server, f"the resource answered {status} {label}, not 401: {answer[:300]!r}")
+
+
+def validated_requests(server, paths, client, resource_server):
+    """The three requests measured on a server, each checked as `check` says: a client-credentials
+    token request at paths["token"] by `client`, a resource server's introspection of a real token
+    it issued at paths["introspection"], and paths["resource"] with that token. `client` and
+    `resource_server` are (client_id, secret) pairs; both authenticate with HTTP Basic."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    token_request = Request(
+        "POST",
+        paths["token"],
+        {**form, "Authorization": basic(*client)},
+        urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "read"}),
+    )
+    token = fetch_token(server, token_request)
+    requests = {
+        "client-credentials": token_request,
+        "introspection": Request(
+            "POST",
+            paths["introspection"],
+            {**form, "Authorization": basic(*resource_server)},
+            urllib.parse.urlencode({"token": token}),
+        ),
+        "resource": Request("GET", paths["resource"], {"Authorization": f"Bearer {token}"}),
+    }
+    check(server, requests)
+    return requests
