@@ -24,9 +24,11 @@ def manage(*args, **environment):
     )
 
 
-@pytest.fixture
-def production_environment(tmp_path):
-    key_file = tmp_path / "oidc.key"
+@pytest.fixture(scope="module")
+def signing_key_file(tmp_path_factory):
+    """One signing key for the module's tests, made by the project's command: every run of
+    manage.py starts Django, about half a second."""
+    key_file = tmp_path_factory.mktemp("keys") / "oidc.key"
     subprocess.run(
         [sys.executable, "manage.py", "create_oidc_key", "--path", str(key_file)],
         cwd=PROJECT_DIR,
@@ -34,6 +36,11 @@ def production_environment(tmp_path):
         check=True,
         capture_output=True,
     )
+    return key_file
+
+
+@pytest.fixture
+def production_environment(tmp_path, signing_key_file):
     return {
         "DJANGO_SECRET_KEY": "a" * 10 + "production-like-secret-key-with-enough-entropy-0123456789",
         "DJANGO_ALLOWED_HOSTS": "auth.example.com",
@@ -41,7 +48,7 @@ def production_environment(tmp_path):
         "OAUTH_ISSUER": "https://auth.example.com",
         "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
         "CACHE_URL": "redis://127.0.0.1:6379/0",
-        "OIDC_RSA_PRIVATE_KEY_FILE": str(key_file),
+        "OIDC_RSA_PRIVATE_KEY_FILE": str(signing_key_file),
     }
 
 
