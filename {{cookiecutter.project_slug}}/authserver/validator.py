@@ -24,7 +24,7 @@ from .device_codes import device_code_status
 from .models import AuditEvent, SignIn
 from .parameters import has_nul
 from .token_cache import token_checksum
-from .transactions import lock_rows
+from .transactions import lock_rows, write_transaction
 
 # An authorization code's refresh tokens form a family named after the code (uuid5 in this
 # namespace), so that a replay of the code finds and revokes them (RFC 6749 §4.1.2).
@@ -173,23 +173,25 @@ class Validator(oauth2_validators.OAuth2Validator):
         raise errors.InvalidScopeError(description=printable(description), request=request)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        super().save_bearer_token(token, request, *args, **kwargs)
-        # The audit trail: what was issued, to whom, never the token (audit.py).
-        audit.record(
-            AuditEvent.Kind.TOKEN_REFRESHED
-            if request.grant_type == "refresh_token"
-            else AuditEvent.Kind.TOKEN_ISSUED,
-            actor=request.user,
-            client=request.client,
-            grant_type=request.grant_type,
-            scopes=token.get("scope", "").split(),
-            refresh_token="refresh_token" in token,
-        )
-        if request.grant_type == "authorization_code" and "refresh_token" in token:
-            refresh_tokens = get_refresh_token_model().objects.filter(
-                token_checksum=token_checksum(token["refresh_token"])
+        # The token and its audit row together, in the grant's transaction (endpoints/token.py).
+        with write_transaction():
+            super().save_bearer_token(token, request, *args, **kwargs)
+            # The audit trail: what was issued, to whom, never the token (audit.py).
+            audit.record(
+                AuditEvent.Kind.TOKEN_REFRESHED
+                if request.grant_type == "refresh_token"
+                else AuditEvent.Kind.TOKEN_ISSUED,
+                actor=request.user,
+                client=request.client,
+                grant_type=request.grant_type,
+                scopes=token.get("scope", "").split(),
+                refresh_token="refresh_token" in token,
             )
-            refresh_tokens.update(token_family=token_family_of_code(request.code))
+            if request.grant_type == "authorization_code" and "refresh_token" in token:
+                refresh_tokens = get_refresh_token_model().objects.filter(
+                    token_checksum=token_checksum(token["refresh_token"])
+                )
+                refresh_tokens.update(token_family=token_family_of_code(request.code))
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         # Of two refreshes with one token at once, the second sees the token rotated:

@@ -53,6 +53,9 @@ class ViewPolicy:
     # Outside the request's transaction (ATOMIC_REQUESTS): for views that never write, so that
     # on SQLite they do not queue behind its one write lock (docs/performance.md).
     read_only: bool = False
+    # Outside the request's transaction too, for a view that opens its own around what must hold
+    # together (transactions.write_transaction): the token endpoint, whose writes are short.
+    own_transactions: bool = False
     throttle: Throttle | None = None
     # CSP img-src data: (an image made on the server, such as a QR code; images run no script).
     data_images: bool = False
@@ -90,7 +93,8 @@ def mark(function, policy):
     """Attach `policy` to a view function, where Django's handler and the middleware read it."""
     function.view_policy = policy
     # Django's handler reads this mark from the view it calls (ATOMIC_REQUESTS).
-    return transaction.non_atomic_requests(function) if policy.read_only else function
+    outside = policy.read_only or policy.own_transactions
+    return transaction.non_atomic_requests(function) if outside else function
 
 
 def declare(policy, **changes):

@@ -153,8 +153,16 @@ def policy_problems(route, view):
         ),
         (
             True,
-            policy.read_only == ("default" in getattr(view, "_non_atomic_requests", set())),
-            "a transaction exactly when it is not read-only",
+            (policy.read_only or policy.own_transactions)
+            == ("default" in getattr(view, "_non_atomic_requests", set())),
+            "the request's transaction exactly when it is neither read-only nor in its own",
+        ),
+        # Of two redemptions of one code or refresh token at once, one succeeds: the token
+        # endpoint's own transactions keep that (endpoints/token.py).
+        (
+            policy.own_transactions,
+            is_a(view, oauth2_views.TokenView),
+            "its own transactions only where the view opens them (the token endpoint)",
         ),
     ]
     return [f"{route}: {wanted}" for applies, holds, wanted in expectations if applies and not holds]

@@ -4,24 +4,36 @@ The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6; RFC 8628 §3.4): c
 client credentials and device codes are exchanged for tokens here.
 
 The view is DOT's; oauthlib's grants (server.py) run the request validator (validator.py).
+
+It runs outside the request's transaction and opens its own (transactions.py): a grant that
+redeems something (a code, a refresh token, a device code) in one transaction from its check to
+its writes, so that of two redemptions at once the second finds it used; client credentials,
+which redeem nothing, only around the token's writes (validator.save_bearer_token), so that on
+SQLite the one write lock is held for those writes alone.
 """
 
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.models import AbstractApplication
 
 from ..client_authentication import ClientAuthenticationErrors
+from ..transactions import write_transaction
 from ..view_policy import OAUTH_ENDPOINT, Throttle, declare
 
 
-@declare(OAUTH_ENDPOINT, throttle=Throttle.CLIENT_AUTHENTICATION)
+@declare(OAUTH_ENDPOINT, throttle=Throttle.CLIENT_AUTHENTICATION, own_transactions=True)
 class TokenView(ClientAuthenticationErrors, oauth2_views.TokenView):
     """DOT's token endpoint, with device codes checked by oauthlib like every other grant."""
 
     def post(self, request, *args, **kwargs):
-        if request.POST.get("grant_type") == AbstractApplication.GRANT_DEVICE_CODE:
-            # RFC 8628 §3.4-3.5: DOT's device_flow_token_response answers a poll from the grant's
-            # state before it authenticates the client or checks whose code it is, and with a 500
-            # when device_code is missing. DOT's general path runs oauthlib's device grant, with
-            # this server's checks (device_codes.py). Until DOT authenticates the client first.
-            return self.authorization_flow_token_response(request)
-        return super().post(request, *args, **kwargs)
+        grant_type = request.POST.get("grant_type")
+        if grant_type == "client_credentials":  # RFC 6749 §4.4.2
+            return super().post(request, *args, **kwargs)
+        with write_transaction():
+            if grant_type == AbstractApplication.GRANT_DEVICE_CODE:
+                # RFC 8628 §3.4-3.5: DOT's device_flow_token_response answers a poll from the
+                # grant's state before it authenticates the client or checks whose code it is, and
+                # with a 500 when device_code is missing. DOT's general path runs oauthlib's device
+                # grant, with this server's checks (device_codes.py). Until DOT authenticates the
+                # client first.
+                return self.authorization_flow_token_response(request)
+            return super().post(request, *args, **kwargs)
