@@ -29,9 +29,9 @@ USE_TZ = True
 # ------------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///db.sqlite3")}
-# Every view runs in a transaction unless its declared policy says it only reads
-# (authserver/view_policy.py: read_only), so that no write path, today's or one added later,
-# can run outside one. See docs/performance.md.
+# Every view runs in a transaction unless its declared policy says it only reads, or opens its
+# own (authserver/view_policy.py: read_only, own_transactions: the token endpoint's), so that no
+# write path, today's or one added later, can run outside one. See docs/performance.md.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 # Persistent, health-checked connections, on SQLite too: opening one and re-running its
 # set-up pragmas costs about a third of a bearer-token check.
