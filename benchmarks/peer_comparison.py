@@ -76,6 +76,9 @@ def parse_arguments():
         "--databases", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
     )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
+    parser.add_argument(
+        "--markdown", type=Path, help="write the tables here in Markdown, as the README shows them"
+    )
     return parser.parse_args()
 
 
@@ -253,6 +256,39 @@ def figure(value, spec):
     return "" if value is None else format(value, spec)
 
 
+def markdown_tables(results, databases):
+    """Per server, req/s (p99 ms) and CPU ms per request of each kind; then ours/peer per kind."""
+    servers = {server["key"]: server for server in results["servers"]}
+    by_key = {}
+    for row in results["rows"]:
+        by_key.setdefault(row["key"], {})[row["kind"]] = row
+    kinds = " | ".join(KINDS.values())
+    lines = [
+        f"| req/s (p99 ms), CPU ms/req | {kinds} | RSS MB/worker |",
+        "| --- |" + " --- |" * (len(KINDS) + 1),
+    ]
+    for key, rows in by_key.items():
+        cells = " | ".join(
+            f"{rows[kind]['requests_per_second']:,.0f} ({rows[kind]['p99_ms']:,.0f}), "
+            f"{figure(rows[kind]['cpu_ms_per_request'], '.2f')}"
+            for kind in KINDS
+        )
+        memory = "/".join(f"{worker['rss_mb']:.0f}" for worker in servers[key]["workers"])
+        lines.append(f"| {servers[key]['name']} | {cells} | {memory} |")
+    lines += ["", f"| ours/peer ({', '.join(databases)}) | {kinds} |", "| --- |" + " --- |" * len(KINDS)]
+    for key, rows in by_key.items():
+        if "ours_per_peer" not in rows[next(iter(KINDS))]:
+            continue
+        cells = " | ".join(
+            " / ".join(
+                f"{figure(rows[kind]['ours_per_peer'].get(database), '.2f')}×" for database in databases
+            )
+            for kind in KINDS
+        )
+        lines.append(f"| {servers[key]['name']} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 def print_summary(results, databases):
     print(
         f"\n{results['machine']['cores']} cores, wrk -t{results['wrk']['threads']} -c{results['wrk']['connections']},"
@@ -304,6 +340,10 @@ def run(arguments):
             "skipped": skipped,
         }
     print_summary(summary, arguments.databases)
+    tables = markdown_tables(summary, arguments.databases)
+    print("\n" + tables)
+    if arguments.markdown:
+        arguments.markdown.write_text(tables)
     if arguments.json:
         arguments.json.write_text(json.dumps(summary, indent=2) + "\n")
     return 0
