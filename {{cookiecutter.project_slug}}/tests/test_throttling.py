@@ -7,6 +7,7 @@ authserver/accounts.py), the project's own on client authentications
 import pytest
 from allauth.core.internal.ratelimit import parse_rates
 from django.core import mail
+from django.core.cache import cache
 
 from .support import PASSWORD, Credentials
 
@@ -226,6 +227,28 @@ def test_a_successful_authentication_clears_the_clients_failures(client, m2m_cli
 def test_successful_client_traffic_is_never_slowed(client, m2m_client):
     for _ in range(5 * LIMIT):
         assert client_credentials(client, m2m_client).status_code == 200
+
+
+def test_a_success_with_no_failure_counted_writes_nothing_to_the_cache(client, m2m_client, monkeypatch):
+    # One read of the counts per request; a write only to clear a count there is.
+    writes = []
+
+    def recorded(method):
+        real = getattr(cache, method)
+
+        def write(*args, **kwargs):
+            writes.append(method)
+            return real(*args, **kwargs)
+
+        return write
+
+    for method in ("set", "add", "incr", "delete", "set_many", "delete_many"):
+        monkeypatch.setattr(cache, method, recorded(method))
+    assert client_credentials(client, m2m_client).status_code == 200
+    assert writes == []
+    client_credentials(client, Credentials(m2m_client.client_id, "wrong-secret"))
+    assert client_credentials(client, m2m_client).status_code == 200
+    assert "delete" in writes
 
 
 def test_the_client_address_comes_from_the_configured_proxy_header(client, user, settings):

@@ -123,10 +123,14 @@ def failure_counts(counters):
     return [found.get(key, 0) if key else 0 for key in keys]
 
 
+def reached(counts, counters):
+    """Whether any count has reached the limit of its (kind, value, limit) counter."""
+    return any(count >= limit for count, (_kind, _value, limit) in zip(counts, counters, strict=True))
+
+
 def over_limit(counters):
     """Whether any (kind, value, limit) counter has reached its limit."""
-    counts = failure_counts([(kind, value) for kind, value, _limit in counters])
-    return any(count >= limit for count, (_kind, _value, limit) in zip(counts, counters, strict=True))
+    return reached(failure_counts([(kind, value) for kind, value, _limit in counters]), counters)
 
 
 def account_name(username):
@@ -209,12 +213,15 @@ class BruteForceThrottleMiddleware:
         if request.method != "POST" or throttle is None:
             return None
         if throttle is Throttle.CLIENT_AUTHENTICATION:
+            counters = client_counters(request)
             try:
-                refused = over_limit(client_counters(request))
+                counts = failure_counts([(kind, value) for kind, value, _limit in counters])
             except CACHE_ERRORS as error:
                 cache_unavailable("client", error)
-                refused = False
-            return too_many_client_authentications() if refused else None
+                return None
+            # A success clears the client's count only where there is one: no write per request.
+            request.client_failures_counted = counts[0] > 0
+            return too_many_client_authentications() if reached(counts, counters) else None
         if throttle is Throttle.USER_CODE:
             try:
                 refused = over_limit(user_code_counters(request))
@@ -249,7 +256,11 @@ class BruteForceThrottleMiddleware:
             for kind, value, _limit in client_counters(request):
                 if value:
                     record_failure(kind, value)
-        elif response.status_code < 300 and (client_id := client_id_of(request)):
+        elif (
+            response.status_code < 300
+            and getattr(request, "client_failures_counted", True)
+            and (client_id := client_id_of(request))
+        ):
             forget_failures("client", client_id)
 
     @staticmethod
