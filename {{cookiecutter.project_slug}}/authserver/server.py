@@ -9,8 +9,8 @@ server the grants, and the grants the request validator (validator.py).
 """
 
 from oauth2_provider import oauth2_backends
-from oauthlib.common import Request, urlencode
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request, urlencode
 from oauthlib.oauth2.rfc6749.endpoints import (
     AuthorizationEndpoint,
     IntrospectEndpoint,

@@ -19,6 +19,8 @@ Each middleware here is Django's or allauth's own, subclassed, so that Django's 
 asks for the authentication and message middleware, or subclasses of them) still pass.
 """
 
+import contextlib
+
 from allauth.usersessions import middleware as usersessions
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
@@ -35,12 +37,10 @@ class RouteMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        try:
+        with contextlib.suppress(Resolver404):
             request.resolver_match = get_resolver(getattr(request, "urlconf", None)).resolve(
                 request.path_info
             )
-        except Resolver404:
-            pass
         return self.get_response(request)
 
 
