@@ -12,6 +12,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from authserver.server import OAuthLibCore
+from authserver.validator import Validator
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +122,21 @@ def test_a_token_in_the_query_string_is_refused_by_the_check_itself(m2m_applicat
     stored_token(m2m_application)
     request = RequestFactory().get("/api/me/?access_token=a-bearer-token")
     assert OAuthLibCore().verify_request(request, scopes=["read"]) == (False, None)
+
+
+def test_userinfo_reads_only_the_authorization_header(client, authorize, exchange, monkeypatch):
+    # UserInfo's bearer check, and its claims, from oauthlib's request of that one header.
+    seen = []
+    claims_of = Validator.get_userinfo_claims
+
+    def recorded(self, request):
+        seen.append(dict(request.headers))
+        return claims_of(self, request)
+
+    monkeypatch.setattr(Validator, "get_userinfo_claims", recorded)
+    request, code = authorize(scope="openid email")
+    token = exchange(request, code).json()["access_token"]
+    response = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_USER_AGENT="x")
+    assert response.status_code == 200
+    assert response.json()["email"] == "alice@example.com"
+    assert seen == [{"Authorization": f"Bearer {token}"}]

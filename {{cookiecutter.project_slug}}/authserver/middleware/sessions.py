@@ -3,20 +3,21 @@
 The browser session's middleware, run only for the routes whose policy has a session
 (view_policy.ViewPolicy.session): pages. Clients, resource servers and probes send no cookie,
 so for the token endpoint, UserInfo, introspection, metadata, the probes and every protected
-resource, the authentication, messages and allauth's session-list middleware do no work at all:
-no request.user, no message storage, no session looked up (docs/performance.md).
+resource, the session, authentication, messages and allauth's session-list middleware do no
+work at all: no session read or saved, no request.user, no message storage, no session activity
+recorded, no session cookie, no `Vary: Cookie` (docs/performance.md, tests/test_routes.py).
 
-Django's session and CSRF middleware stay, for every route: Django's deploy checks (`check
---deploy`: SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE...) look for them by name, and both are
-lazy, costing next to nothing where no view reads the session or a CSRF token: no cookie, no
-`Vary: Cookie` (tests/test_routes.py).
+Django's CSRF middleware stays, for every route: it reads a cookie, not the session
+(CSRF_USE_SESSIONS is off), costs next to nothing where no view asks for a token, and Django's
+deploy checks (`check --deploy`: CSRF_COOKIE_SECURE...) look for it by name. Their session checks
+look for the sessions app, which stays.
 
 Django runs the middleware before it resolves the URL; RouteMiddleware, placed before these,
 resolves it first so that they can read the policy on the way in. Without it, or for a path
 that resolves to nothing (a 404), every route has the session: the safe side.
 
 Each middleware here is Django's or allauth's own, subclassed, so that Django's checks (the admin
-asks for the authentication and message middleware, or subclasses of them) still pass.
+asks for the session, authentication and message middleware, or subclasses of them) still pass.
 """
 
 import contextlib
@@ -24,6 +25,7 @@ import contextlib
 from allauth.usersessions import middleware as usersessions
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.urls import Resolver404, get_resolver
 
 from ..view_policy import policy_of_request
@@ -51,6 +53,10 @@ class SessionOnly:
         if not policy_of_request(request).session:
             return self.get_response(request)
         return super().__call__(request)
+
+
+class SessionMiddleware(SessionOnly, sessions.SessionMiddleware):
+    pass
 
 
 class AuthenticationMiddleware(SessionOnly, auth.AuthenticationMiddleware):

@@ -175,7 +175,7 @@ MIDDLEWARE = [
     # The route, resolved here so that the middleware of the browser session below runs only for
     # the views whose policy has a session (pages), not for clients, resource servers and probes.
     "authserver.middleware.sessions.RouteMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "authserver.middleware.sessions.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "authserver.middleware.sessions.AuthenticationMiddleware",
