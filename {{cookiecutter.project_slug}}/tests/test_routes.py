@@ -9,14 +9,17 @@ are never stored, and every answer carries the Content-Security-Policy. A view y
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.module_loading import import_string
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.views.dynamic_client_registration import (
     DynamicClientRegistrationManagementView,
     DynamicClientRegistrationView,
 )
 
+from authserver.middleware import sessions
 from authserver.view_policy import Answers, Throttle, policy_of
 
 pytestmark = pytest.mark.django_db
@@ -236,3 +239,21 @@ def test_pages_still_have_the_session():
     assert hasattr(response.wsgi_request, "_messages")
     assert response.wsgi_request.user.is_anonymous
     assert "Cookie" in response["Vary"]
+
+
+def test_the_session_middleware_is_skipped_whole():
+    """SessionOnly skips a middleware's __call__ (middleware/sessions.py): Django's handler calls
+    process_view, process_exception and process_template_response itself, so a middleware with
+    one of them would still run in part. And the route is resolved before any of them runs."""
+    factories = {path: import_string(path) for path in settings.MIDDLEWARE}
+    session_only = [
+        path
+        for path, factory in factories.items()
+        if isinstance(factory, type) and issubclass(factory, sessions.SessionOnly)
+    ]
+    assert len(session_only) == 4
+    assert settings.MIDDLEWARE.index("authserver.middleware.sessions.RouteMiddleware") < min(
+        settings.MIDDLEWARE.index(path) for path in session_only
+    )
+    hooks = ("process_view", "process_exception", "process_template_response")
+    assert not [(path, hook) for path in session_only for hook in hooks if hasattr(factories[path], hook)]
