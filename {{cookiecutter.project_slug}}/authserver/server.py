@@ -136,7 +136,7 @@ class OAuthLibCore(oauth2_backends.OAuthLibCore):
     def bearer_headers(request):
         """The one header a bearer check reads (RFC 6750 §2.1): oauthlib's request made from every
         header of the Django request was a third of the cost of /api/me/ (docs/performance.md)."""
-        authorization = request.META.get("HTTP_AUTHORIZATION")
+        authorization = request.headers.get("Authorization")
         return {} if authorization is None else {"Authorization": authorization}
 
     def verify_request(self, request, scopes):
