@@ -62,6 +62,11 @@ class ViewPolicy:
     # The page's form may lead on to the client named by its `next` authorization request (CSP
     # form-action; middleware/security_headers.py): sign-in pages, before the code is issued.
     form_action_to_next: bool = False
+    # The browser session and what comes with it: request.user, messages, allauth's list of
+    # sessions (middleware/sessions.py). A view that takes no cookie (a client's, a resource
+    # server's, a probe's) goes without, and their middleware does not run for it: it must not
+    # read request.user, request.session or messages.
+    session: bool = True
 
     def but(self, **changes):
         """This policy with some fields changed."""
@@ -71,9 +76,9 @@ class ViewPolicy:
 # The policies to start from. Pick the closest, and change what differs with .but(...).
 
 # An OAuth or OpenID Connect endpoint clients call: its answers carry codes, tokens or claims.
-OAUTH_ENDPOINT = ViewPolicy(answers=Answers.JSON, no_store=True)
+OAUTH_ENDPOINT = ViewPolicy(answers=Answers.JSON, no_store=True, session=False)
 # A public document clients configure themselves from: discovery, JWKS, RFC 9728 metadata.
-METADATA = ViewPolicy(answers=Answers.JSON, no_store=False, read_only=True)
+METADATA = ViewPolicy(answers=Answers.JSON, no_store=False, read_only=True, session=False)
 # A page that shows or asks for a credential, a consent or personal data.
 PRIVATE_PAGE = ViewPolicy(answers=Answers.PAGE, no_store=True)
 # allauth's account pages: sign-in, passwords, e-mail, second factors, sessions.
@@ -81,9 +86,9 @@ ACCOUNT_PAGE = PRIVATE_PAGE.but(throttle=Throttle.SIGN_IN, form_action_to_next=T
 # A page anyone may see.
 PUBLIC_PAGE = ViewPolicy(answers=Answers.PAGE, no_store=False)
 # A protected resource (an API that takes bearer tokens): JSON errors.
-API = ViewPolicy(answers=Answers.JSON, no_store=False)
+API = ViewPolicy(answers=Answers.JSON, no_store=False, session=False)
 # Liveness and readiness probes: JSON, never cached, no transaction to fail in.
-PROBE = ViewPolicy(answers=Answers.JSON, no_store=True, read_only=True)
+PROBE = ViewPolicy(answers=Answers.JSON, no_store=True, read_only=True, session=False)
 
 # What the middleware applies to a route nobody declared: the safest answer.
 UNDECLARED = ViewPolicy(answers=Answers.PAGE, no_store=True)

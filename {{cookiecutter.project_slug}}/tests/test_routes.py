@@ -9,14 +9,17 @@ are never stored, and every answer carries the Content-Security-Policy. A view y
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.module_loading import import_string
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.views.dynamic_client_registration import (
     DynamicClientRegistrationManagementView,
     DynamicClientRegistrationView,
 )
 
+from authserver.middleware import sessions
 from authserver.view_policy import Answers, Throttle, policy_of
 
 pytestmark = pytest.mark.django_db
@@ -151,6 +154,13 @@ def policy_problems(route, view):
             policy.answers is Answers.PAGE and policy.no_store,
             "a page, no-store",
         ),
+        # The session, CSRF and request.user are the pages' (middleware/sessions.py); DOT reads
+        # request.user at the registration endpoint, for a client registered from a browser.
+        (
+            policy.answers is Answers.PAGE or is_a(view, DynamicClientRegistrationView),
+            policy.session,
+            "the browser session",
+        ),
         (
             True,
             (policy.read_only or policy.own_transactions)
@@ -199,3 +209,59 @@ def test_every_answer_follows_its_route_policy():
                     route,
                     response.status_code,
                 )
+
+
+def test_routes_without_a_session_answer_without_one(user):
+    """A route whose policy has no session (middleware/sessions.py) answers a signed-in browser
+    without reading its session: no 500 from a request.user or request.session it would lack, no
+    session or CSRF cookie, no `Vary: Cookie`; and the rest of the middleware still runs."""
+    browser = Client(raise_request_exception=False)
+    browser.force_login(user)
+    checked = 0
+    for route, _name, view in ROUTES:
+        policy = policy_of(view)
+        if policy is None or policy.session:
+            continue
+        checked += 1
+        for method in ("get", "post"):
+            response = getattr(browser, method)(example_path(route))
+            assert response.status_code < 500, (method, route, response.status_code)
+            assert not response.cookies, (method, route, list(response.cookies))
+            assert "Cookie" not in response.get("Vary", ""), (method, route)
+            # MessageMiddleware did not run: the middleware of the session was skipped.
+            assert not hasattr(response.wsgi_request, "_messages"), (method, route)
+            assert "Content-Security-Policy" in response, (method, route)
+            assert "X-Request-ID" in response, (method, route)
+            if policy.no_store:
+                assert "no-store" in response.get("Cache-Control", ""), (method, route)
+    # The token, introspection, revocation, UserInfo, device, metadata, probe and API routes.
+    assert checked >= 10
+
+
+def test_pages_still_have_the_session():
+    """The middleware of the session still runs for pages: the sign-in form sets its CSRF
+    cookie, and has request.user and messages."""
+    response = Client().get("/accounts/login/")
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies
+    assert hasattr(response.wsgi_request, "_messages")
+    assert response.wsgi_request.user.is_anonymous
+    assert "Cookie" in response["Vary"]
+
+
+def test_the_session_middleware_is_skipped_whole():
+    """SessionOnly skips a middleware's __call__ (middleware/sessions.py): Django's handler calls
+    process_view, process_exception and process_template_response itself, so a middleware with
+    one of them would still run in part. And the route is resolved before any of them runs."""
+    factories = {path: import_string(path) for path in settings.MIDDLEWARE}
+    session_only = [
+        path
+        for path, factory in factories.items()
+        if isinstance(factory, type) and issubclass(factory, sessions.SessionOnly)
+    ]
+    assert len(session_only) == 4
+    assert settings.MIDDLEWARE.index("authserver.middleware.sessions.RouteMiddleware") < min(
+        settings.MIDDLEWARE.index(path) for path in session_only
+    )
+    hooks = ("process_view", "process_exception", "process_template_response")
+    assert not [(path, hook) for path in session_only for hook in hooks if hasattr(factories[path], hook)]

@@ -185,7 +185,9 @@ def complete_registration(response, metadata):
     return with_scope(response)
 
 
-@declare(OAUTH_ENDPOINT, throttle=Throttle.REGISTRATION)
+# With the session: DOT makes a client registered from a signed-in browser that user's
+# (Application.user), reading request.user.
+@declare(OAUTH_ENDPOINT, throttle=Throttle.REGISTRATION, session=True)
 class DynamicClientRegistrationView(oauth2_views.DynamicClientRegistrationView):
     """RFC 7591 §3: DOT's registration endpoint, for the clients the policy above allows. The
     registrations of each address are counted and limited (Throttle.REGISTRATION)."""

@@ -172,15 +172,18 @@ MIDDLEWARE = [
     # refused before any view (a Host not allowed, a CSRF check that fails) included.
     "authserver.middleware.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The route, resolved here so that the middleware of the browser session below runs only for
+    # the views whose policy has a session (pages), not for clients, resource servers and probes.
+    "authserver.middleware.sessions.RouteMiddleware",
+    "authserver.middleware.sessions.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "authserver.middleware.sessions.AuthenticationMiddleware",
+    "authserver.middleware.sessions.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # allauth's sign-in stages, and the list of each user's sessions (the "Sessions" page).
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "authserver.middleware.sessions.UserSessionsMiddleware",
     "authserver.middleware.security_headers.NoStoreMiddleware",
     "authserver.middleware.json_errors.JSONErrorsMiddleware",
     "authserver.middleware.throttling.BruteForceThrottleMiddleware",
