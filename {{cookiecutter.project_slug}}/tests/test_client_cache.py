@@ -9,10 +9,13 @@ Real commits (transaction=True): the generation is bumped once the change has co
 neither cache answers inside a transaction.
 """
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_application_model
+from oauth2_provider.views import IntrospectTokenView as DOTIntrospectTokenView
 
 from authserver import client_cache, token_cache
 from authserver.models import TokenGeneration
@@ -78,6 +81,13 @@ def test_introspection_takes_two_generation_reads_once_both_are_cached(client, m
     response, queries, lookups = client_lookups(lambda: introspect(client, m2m_client, m2m_token))
     assert (response.status_code, response.json()["active"], queries, lookups) == (200, True, 2, 0)
     assert response.json()["client_id"] == m2m_client.client_id
+
+
+def test_the_answer_is_dots(client, m2m_client, m2m_token):
+    """The endpoint builds DOT's answer itself (introspection.answer_about): the same, field for field."""
+    dots = json.loads(DOTIntrospectTokenView.get_token_response(m2m_token).content)
+    assert introspect(client, m2m_client, m2m_token).json() == dots
+    assert introspect(client, m2m_client, m2m_token).json() == dots
 
 
 def test_introspection_queries(client, m2m_client, m2m_token, django_assert_num_queries):
