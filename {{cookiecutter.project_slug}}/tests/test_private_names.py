@@ -26,6 +26,16 @@ PRIVATE_NAMES = [
         "how DOT's OAuthLibCore._extract_params builds the URI",
     ),
     (
+        "oauth2_provider.oauth2_backends",
+        "OAuthLibCore._extract_params",
+        ["self", "request"],
+        "authserver/server.py",
+        "DOT's authenticate_client answers a bare bool; the override keeps the client DOT loaded, so "
+        "that introspection needs no second lookup, and builds oauthlib's request as DOT does: DOT "
+        "has no public seam for that request.",
+        "OAuthLibCore.authenticate_client",
+    ),
+    (
         "oauth2_provider.oauth2_validators",
         "OAuth2Validator._load_access_token",
         ["self", "token"],
