@@ -6,8 +6,12 @@ client credentials and device codes are exchanged for tokens here.
 The view is DOT's; oauthlib's grants (server.py) run the request validator (validator.py).
 """
 
+from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as oauth2_views
 from oauth2_provider.models import AbstractApplication
+from oauth2_provider.signals import app_authorized
 
 from ..client_authentication import ClientAuthenticationErrors
 from ..view_policy import OAUTH_ENDPOINT, Throttle, declare
@@ -15,7 +19,8 @@ from ..view_policy import OAUTH_ENDPOINT, Throttle, declare
 
 @declare(OAUTH_ENDPOINT, throttle=Throttle.CLIENT_AUTHENTICATION)
 class TokenView(ClientAuthenticationErrors, oauth2_views.TokenView):
-    """DOT's token endpoint, with device codes checked by oauthlib like every other grant."""
+    """DOT's token endpoint, with device codes checked by oauthlib like every other grant, and
+    without DOT's read-back of each token it wrote."""
 
     def post(self, request, *args, **kwargs):
         if request.POST.get("grant_type") == AbstractApplication.GRANT_DEVICE_CODE:
@@ -25,3 +30,18 @@ class TokenView(ClientAuthenticationErrors, oauth2_views.TokenView):
             # this server's checks (device_codes.py). Until DOT authenticates the client first.
             return self.authorization_flow_token_response(request)
         return super().post(request, *args, **kwargs)
+
+    @method_decorator(sensitive_post_parameters("password", "client_secret"))
+    def authorization_flow_token_response(self, request, *args, **kwargs):
+        if app_authorized.has_listeners(self):
+            return super().authorization_flow_token_response(request, *args, **kwargs)
+        # DOT's method, less the one query it makes for app_authorized: it reads back the token
+        # just written, by its checksum, to send it. With no receiver for the signal, the read
+        # is skipped. tests/test_performance.py compares DOT's method with this copy: when DOT
+        # changes it, mirror the change (or drop this override if DOT sends the signal without
+        # the read).
+        url, headers, body, status = self.create_token_response(request)
+        response = HttpResponse(content=body, status=status)
+        for name, value in headers.items():
+            response[name] = value
+        return response
