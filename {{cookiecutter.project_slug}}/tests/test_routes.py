@@ -230,6 +230,8 @@ def test_routes_without_a_session_answer_without_one(user):
             assert "Cookie" not in response.get("Vary", ""), (method, route)
             # MessageMiddleware did not run: the middleware of the session was skipped.
             assert not hasattr(response.wsgi_request, "_messages"), (method, route)
+            # Signed in by its cookie, yet anonymous here: no session was read.
+            assert response.wsgi_request.user.is_anonymous, (method, route)
             assert "Content-Security-Policy" in response, (method, route)
             assert "X-Request-ID" in response, (method, route)
             if policy.no_store:

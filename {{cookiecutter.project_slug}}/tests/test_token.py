@@ -12,7 +12,12 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from .support import (
     DEMO_REDIRECT_URI,
@@ -340,3 +345,25 @@ def test_refresh_scope_is_stored_once(authorize, exchange, client, demo_client):
         client, demo_client, grant_type="refresh_token", refresh_token=refresh_token, scope="read read read"
     )
     assert narrower.json()["scope"] == "read"
+
+
+def test_an_error_while_the_tokens_are_saved_keeps_nothing_of_the_request(
+    signed_in, client, demo_client, exchange
+):
+    """The request validator saves the tokens without a savepoint of their own (validator.py): an
+    OAuth error there rolls the request's transaction back whole, the ID token made before too."""
+    request = AuthorizationRequest(demo_client.client_id, scope="openid read")
+    approved = client.post(
+        request.url, {**request.params, "resource": "https://api.example.com/", "allow": "Authorize"}
+    )
+    code = query_of(approved["Location"])["code"]
+    # RFC 8707 §2: a token request may narrow the code's resources, never name another (DOT
+    # refuses it while it saves the tokens).
+    refused = exchange(request, code, resource="https://other.example.com/")
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_target"
+    assert not get_id_token_model().objects.exists()
+    assert not get_access_token_model().objects.exists()
+    tokens = exchange(request, code)
+    assert tokens.status_code == 200, tokens.content
+    assert get_id_token_model().objects.count() == 1

@@ -4,7 +4,7 @@ The browser session's middleware, run only for the routes whose policy has a ses
 (view_policy.ViewPolicy.session): pages. Clients, resource servers and probes send no cookie,
 so for the token endpoint, UserInfo, introspection, metadata, the probes and every protected
 resource, the session, authentication, messages and allauth's session-list middleware do no
-work at all: no session read or saved, no request.user, no message storage, no session activity
+work at all: no session read or saved, no signed-in user (request.user is anonymous), no message storage, no session activity
 recorded, no session cookie, no `Vary: Cookie` (docs/performance.md, tests/test_routes.py).
 
 Django's CSRF middleware stays, for every route: it reads a cookie, not the session
@@ -24,6 +24,7 @@ import contextlib
 
 from allauth.usersessions import middleware as usersessions
 from django.contrib.auth import middleware as auth
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.urls import Resolver404, get_resolver
@@ -60,7 +61,12 @@ class SessionMiddleware(SessionOnly, sessions.SessionMiddleware):
 
 
 class AuthenticationMiddleware(SessionOnly, auth.AuthenticationMiddleware):
-    pass
+    def __call__(self, request):
+        if not policy_of_request(request).session:
+            # No session, so no one signed in: a view that asks anyway (one of yours declared
+            # before `session` existed) sees an anonymous user and refuses, rather than a 500.
+            request.user = AnonymousUser()
+        return super().__call__(request)
 
 
 class MessageMiddleware(SessionOnly, messages.MessageMiddleware):
