@@ -93,7 +93,7 @@ def install_and_run_suite(tmp_path, version, resolution):
     result = run(
         [str(venv_python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=project_env()
     )
-    assert re.search(r"\d+ passed", result.stdout) and "failed" not in result.stdout
+    assert re.search(r"\d+ passed", result.stdout) and not re.search(r"\d+ failed", result.stdout)
     assert run([str(venv_python), "-c", "import sys; print(sys.version)"], cwd=project).stdout.startswith(
         version
     )
@@ -165,4 +165,4 @@ def test_generated_test_suite_passes_on_postgresql(tmp_path):
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{test_database}" WITH (FORCE)')
     assert used, "the suite did not run on PostgreSQL"
-    assert re.search(r"\d+ passed", result.stdout) and "failed" not in result.stdout
+    assert re.search(r"\d+ passed", result.stdout) and not re.search(r"\d+ failed", result.stdout)

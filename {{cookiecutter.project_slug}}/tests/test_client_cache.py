@@ -74,10 +74,11 @@ def client_lookups(request):
 
 
 def test_introspection_takes_two_generation_reads_once_both_are_cached(client, m2m_client, m2m_token):
-    # The first: the generation and the client's lookup, then the generation and the token's
-    # (DOT's view loaded the client twice and the token once, past the cache).
+    # The client was cached by its own token request. The first: the generation for the client,
+    # then the generation and the token's lookup (DOT's view loaded the client twice and the
+    # token once, past the cache).
     response, queries, lookups = client_lookups(lambda: introspect(client, m2m_client, m2m_token))
-    assert (response.status_code, response.json()["active"], queries, lookups) == (200, True, 4, 1)
+    assert (response.status_code, response.json()["active"], queries, lookups) == (200, True, 3, 0)
     response, queries, lookups = client_lookups(lambda: introspect(client, m2m_client, m2m_token))
     assert (response.status_code, response.json()["active"], queries, lookups) == (200, True, 2, 0)
     assert response.json()["client_id"] == m2m_client.client_id
@@ -96,21 +97,23 @@ def test_introspection_queries(client, m2m_client, m2m_token, django_assert_num_
         assert introspect(client, m2m_client, m2m_token).json()["active"] is True
 
 
-def test_the_token_endpoint_runs_in_its_transaction_without_the_cache(client, m2m_client):
-    """ATOMIC_REQUESTS: in the token endpoint's transaction the database answers, the client's lookup
-    once (DOT's), then the token's insert, the audit event's, and the token read back."""
+def test_client_credentials_authenticate_through_the_cache_outside_any_transaction(client, m2m_client):
+    """The grant authenticates its client before its transaction (endpoints/token.py): the second
+    request reads the generation instead of the client, then writes the token and its audit event."""
     token_request(client, m2m_client, grant_type="client_credentials", scope="read")
-    with CaptureQueriesContext(connection) as queries:
-        response = token_request(client, m2m_client, grant_type="client_credentials", scope="read")
-    # BEGIN, COMMIT and savepoints are queries on SQLite only.
-    statements = [
-        query["sql"].split()[0]
-        for query in queries.captured_queries
-        if query["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")
-    ]
-    assert response.status_code == 200
-    assert statements == ["SELECT", "INSERT", "INSERT", "SELECT"]
-    assert client_cache._entries == {}
+    assert m2m_client.client_id in client_cache._entries
+    response, queries, lookups = client_lookups(
+        lambda: token_request(client, m2m_client, grant_type="client_credentials", scope="read")
+    )
+    assert (response.status_code, lookups) == (200, 0)
+
+
+def test_a_code_grant_authenticates_its_client_in_its_transaction_without_the_cache(
+    client, authorize, exchange, demo_client
+):
+    request, code = authorize(scope="openid read")
+    assert exchange(request, code).status_code == 200
+    assert demo_client.client_id not in client_cache._entries
 
 
 def test_the_secret_is_kept_as_an_hmac_only(client, m2m_client, m2m_token):
@@ -203,6 +206,8 @@ def test_a_revoked_token_introspects_inactive_in_every_worker(client, m2m_client
 
 def test_nothing_is_cached_with_the_cache_off(client, m2m_client, m2m_token, settings):
     settings.OAUTH_TOKEN_CACHE_SECONDS = 0
+    client_cache._entries.clear()  # what the token request kept
+    token_cache._entries.clear()
     for _ in range(2):
         response, queries, lookups = client_lookups(lambda: introspect(client, m2m_client, m2m_token))
         assert (response.json()["active"], queries, lookups) == (True, 2, 1)
@@ -220,4 +225,4 @@ def test_a_public_client_is_never_cached(client, m2m_client, m2m_token):
         redirect_uris="https://example.com/cb",
     )
     assert introspect(client, Credentials("public-one", "public-secret"), m2m_token).status_code == 401
-    assert client_cache._entries == {}
+    assert "public-one" not in client_cache._entries
