@@ -53,13 +53,9 @@ writers_turn = WritersTurn()
 
 @contextlib.contextmanager
 def write_transaction():
-    """A transaction for writes that belong together, or the caller's when one is open; on an
-    SQLite file, begun in turn (writers_turn) with the other writers of the token endpoint."""
-    if connection.in_atomic_block:
-        with transaction.atomic(savepoint=False):
-            yield
-        return
-    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+    """A transaction for writes that belong together (a savepoint inside another's); on an SQLite
+    file, begun in turn (writers_turn) with the other writers of the token endpoint."""
+    if connection.in_atomic_block or connection.vendor != "sqlite" or connection.is_in_memory_db():
         with transaction.atomic():
             yield
         return

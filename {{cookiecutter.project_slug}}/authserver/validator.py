@@ -5,11 +5,12 @@ tokens and users, and where DOT answers from the database. Its gaps are closed h
 naming the section it implements; the claims it releases are the adapter's (adapter.py, claims.py).
 """
 
+import contextlib
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider import oauth2_validators
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
@@ -181,7 +182,7 @@ class Validator(oauth2_validators.OAuth2Validator):
     def save_bearer_token(self, token, request, *args, **kwargs):
         # The tokens and their audit row together: in the grant's transaction, or one of their own
         # for client credentials (endpoints/token.py, transactions.write_transaction).
-        with write_transaction():
+        with contextlib.nullcontext() if connection.in_atomic_block else write_transaction():
             # DOT's own atomic block inside this one would only add a savepoint, two statements per
             # token (two round trips on PostgreSQL); DOT names _save_bearer_token as the method to
             # override. What the savepoint did, never to keep a part of the writes: DOT raises its
