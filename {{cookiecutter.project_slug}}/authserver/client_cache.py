@@ -18,7 +18,9 @@ with a secret whose HMAC matches (hmac.compare_digest). What is never cached: a 
 authentication (nothing negative: the throttling middleware counts every failure), a public
 client, a client known by its metadata document (DOT refreshes the document when it loads one),
 a secret stored in clear; nothing at all with OAUTH_TOKEN_CACHE_SECONDS at 0, inside a
-transaction (the token endpoint's, ATOMIC_REQUESTS), or when the number cannot be read.
+transaction (a grant that redeems a code or a token authenticates its client inside its own,
+endpoints/token.py; client credentials and introspection outside any), or when the number cannot
+be read.
 """
 
 import base64
