@@ -18,18 +18,26 @@ from .parameters import has_nul
 CLIENT_AUTHENTICATION_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
 
 
-def basic_client_id(request):
-    """The client_id of the request's HTTP Basic credentials, as DOT reads them: None without a
-    Basic Authorization header, "" when its credentials are unreadable."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+def basic_credentials(authorization):
+    """The (client_id, secret) of the HTTP Basic credentials in an Authorization header's value, as
+    DOT reads them: None without Basic, ("", "") when they are unreadable."""
+    scheme, _, credentials = (authorization or "").partition(" ")
     if scheme != "Basic":
         return None
     try:
         decoded = base64.b64decode(credentials).decode()
     except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 (UnicodeDecodeError)
-        return ""
+        return "", ""
     # RFC 6749 §2.3.1: form-urlencoded before base64.
-    return unquote_plus(decoded.partition(":")[0])
+    client_id, _, secret = decoded.partition(":")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def basic_client_id(request):
+    """The client_id of the request's HTTP Basic credentials, as DOT reads them: None without a
+    Basic Authorization header, "" when its credentials are unreadable."""
+    credentials = basic_credentials(request.headers.get("Authorization"))
+    return None if credentials is None else credentials[0]
 
 
 def client_id_of(request):

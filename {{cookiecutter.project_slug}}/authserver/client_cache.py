@@ -23,17 +23,16 @@ endpoints/token.py; client credentials and introspection outside any), or when t
 be read.
 """
 
-import base64
 import copy
 import hashlib
 import hmac
 import secrets
 import time
-from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 
+from .client_authentication import basic_credentials
 from .token_cache import current_generation
 
 # Beyond this many clients a process starts afresh: a bound on memory, not a policy.
@@ -52,21 +51,11 @@ def secret_digest(secret):
 
 def presented_credentials(request):
     """(client_id, client_secret) of an oauthlib request, read as DOT's authenticate_client reads
-    them (HTTP Basic if the request has it, else the body), or None."""
-    scheme, _, credentials = (request.headers.get("HTTP_AUTHORIZATION") or "").partition(" ")
-    if scheme == "Basic":
-        # DOT's choice: oauthlib's requests have no encoding, so UTF-8.
-        encoding = getattr(request, "encoding", "utf-8") or settings.DEFAULT_CHARSET or "utf-8"
-        try:
-            decoded = base64.b64decode(credentials).decode(encoding)
-        except ValueError:  # not base64 (binascii.Error), not in the charset (UnicodeDecodeError)
-            return None
-        client_id, colon, secret = decoded.partition(":")
-        # RFC 6749 §2.3.1: form-urlencoded before base64.
-        return (unquote_plus(client_id), unquote_plus(secret)) if colon else None
-    if request.client_id and getattr(request, "client_secret", None):
-        return request.client_id, request.client_secret
-    return None
+    them (HTTP Basic if the request has it, else the body), or None: unreadable, or a part empty."""
+    credentials = basic_credentials(request.headers.get("HTTP_AUTHORIZATION"))
+    if credentials is None and request.client_id:
+        credentials = request.client_id, getattr(request, "client_secret", None)
+    return credentials if credentials is not None and all(credentials) else None
 
 
 def cacheable(client, client_id, secret):

@@ -4,8 +4,9 @@ The browser session's middleware, run only for the routes whose policy has a ses
 (view_policy.ViewPolicy.session): pages. Clients, resource servers and probes send no cookie,
 so for the token endpoint, UserInfo, introspection, metadata, the probes and every protected
 resource, the session, authentication, messages and allauth's session-list middleware do no
-work at all: no session read or saved, no signed-in user (request.user is anonymous), no message storage, no session activity
-recorded, no session cookie, no `Vary: Cookie` (docs/performance.md, tests/test_routes.py).
+work at all: no session read or saved, no signed-in user (request.user is anonymous), no message
+storage, no session activity recorded, no session cookie, no `Vary: Cookie` (docs/performance.md,
+tests/test_routes.py).
 
 Django's CSRF middleware stays, for every route: it reads a cookie, not the session
 (CSRF_USE_SESSIONS is off), costs next to nothing where no view asks for a token, and Django's
@@ -62,10 +63,10 @@ class SessionMiddleware(SessionOnly, sessions.SessionMiddleware):
 
 class AuthenticationMiddleware(SessionOnly, auth.AuthenticationMiddleware):
     def __call__(self, request):
-        if not policy_of_request(request).session:
-            # No session, so no one signed in: a view that asks anyway (one of yours declared
-            # before `session` existed) sees an anonymous user and refuses, rather than a 500.
-            request.user = AnonymousUser()
+        # Anonymous until the session says who signed in, on the routes that have one; on the
+        # others a view that asks anyway (one of yours declared before `session` existed) sees
+        # an anonymous user and refuses, rather than a 500.
+        request.user = AnonymousUser()
         return super().__call__(request)
 
 

@@ -220,6 +220,7 @@ class BruteForceThrottleMiddleware:
                 cache_unavailable("client", error)
                 return None
             # A success clears the client's count only where there is one: no write per request.
+            # (The client's own counter is client_counters' first.)
             request.client_failures_counted = counts[0] > 0
             return too_many_client_authentications() if reached(counts, counters) else None
         if throttle is Throttle.USER_CODE:
